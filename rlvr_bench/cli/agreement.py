@@ -1,0 +1,85 @@
+"""`rlvr-bench agreement`: judge agreement with confidence intervals."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from rlvr_bench.cli.app import app, console, split_names, user_errors_exit_2
+from rlvr_bench.cli.progress import judging_progress
+from rlvr_bench.judges.registry import offline_presets
+from rlvr_bench.pipelines.agreement import agreement
+from rlvr_bench.pipelines.inputs import load_inputs
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def print_kappa_matrix(results: dict[str, Any]) -> None:
+    pairwise = results["overall"]["pairwise"]
+    judges = results["judges"]
+    kappa = pairwise["cohen_kappa"]
+    table = Table(title="Cohen's kappa (95% CI, bootstrap over questions)", show_lines=False)
+    table.add_column("")
+    for name in judges:
+        table.add_column(name, justify="right")
+    for i, row_name in enumerate(judges):
+        cells = []
+        for j in range(len(judges)):
+            if i == j:
+                cells.append("1")
+                continue
+            low, high = kappa["ci_low"][i][j], kappa["ci_high"][i][j]
+            ci = f"\n[{_fmt(low, 2)}, {_fmt(high, 2)}]" if low is not None else ""
+            cells.append(_fmt(kappa["estimate"][i][j]) + ci)
+        table.add_row(row_name, *cells)
+    console.print(table)
+
+
+def print_judge_summary(results: dict[str, Any]) -> None:
+    table = Table(title="Judges")
+    for column in ("judge", "scored", "unscored", "pass rate", "mean p_pass", "vs gold: accuracy", "kappa"):
+        table.add_column(column, justify="right" if column != "judge" else "left")
+    gold = {row["judge"]: row for row in results["overall"].get("gold") or []}
+    for row in results["judge_summary"]:
+        versus = gold.get(row["judge"], {})
+        table.add_row(row["judge"], str(row["n_scored"]), str(row["n_unscored"]), _fmt(row["pass_rate"]),
+                      _fmt(row["mean_p_pass"]), _fmt(versus.get("accuracy", {}).get("estimate")),
+                      _fmt(versus.get("cohen_kappa", {}).get("estimate")))
+    console.print(table)
+    multi = results["overall"].get("multi_rater", {})
+    parts = [f"{label} {_fmt(multi.get(key, {}).get('estimate'))}" for key, label in
+             (("fleiss_kappa", "Fleiss' kappa"), ("krippendorff_alpha", "Krippendorff's alpha"),
+              ("gwet_ac1", "Gwet's AC1"))]
+    console.print("  ".join(parts))
+    for warning in results["overall"].get("warnings", []):
+        console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
+@app.command("agreement")
+@user_errors_exit_2
+def agreement_command(
+    task: Annotated[str | None, typer.Option(help="Bundled task name or task folder (default: starter).")] = None,
+    data: Annotated[Path | None, typer.Option(help="A data file instead of a task (JSONL, CSV; see README).")] = None,
+    judges: Annotated[str | None, typer.Option(help="Comma-separated judge presets or preset files "
+                                               "(default: every offline judge).")] = None,
+    out: Annotated[Path | None, typer.Option(help="Run directory to write (default: runs/agreement-<time>).")] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over questions for CIs.")] = 1000,
+    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    split: Annotated[str | None, typer.Option(help="Only items of this split (train/validation/test).")] = None,
+    batch_size: Annotated[int, typer.Option(help="Triples per judge call.")] = 64,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the judgment cache.")] = False,
+) -> None:
+    """How much do judges agree on correct/incorrect verdicts? Kappa and friends, per domain, with CIs."""
+    names = split_names(judges) or offline_presets()
+    inputs = load_inputs(task, data, split)  # validated up front so a bad file fails before any judging
+    with judging_progress(len(inputs.responses) * len(names)) as on_progress:
+        result = agreement(task=task, judges=names, data=data, out=out, n_bootstrap=bootstrap, seed=seed,
+                           split=split, batch_size=batch_size, on_progress=on_progress, use_cache=not no_cache)
+    print_judge_summary(result.results)
+    print_kappa_matrix(result.results)
+    console.print(f"run directory: {result.run_dir}", highlight=False)

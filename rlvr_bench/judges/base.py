@@ -1,0 +1,101 @@
+"""The one protocol every judge implements, and the spec that configures it.
+
+A judge turns (question, reference, response) triples into verdicts. Rules,
+embedding similarity, local models and API models are interchangeable
+everywhere: agreement, verify, eval and as the RL reward.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+from rlvr_bench.records import Item, Response, Verdict, final_step
+
+
+@dataclass(frozen=True)
+class Triple:
+    """What a judge sees: the question, the expert reference and the full response."""
+
+    question: str
+    reference: str
+    response: str
+    answer_type: str = "text"
+    domain: str = ""
+
+    @property
+    def final_step(self) -> str:
+        """The response's last non-empty line: the part the study's verifier judges."""
+        return final_step(self.response)
+
+    @classmethod
+    def of(cls, item: Item, response: Response) -> Triple:
+        return cls(item.question, item.reference, response.text, item.answer_type, item.domain)
+
+
+@dataclass(frozen=True)
+class JudgeSpec:
+    """A judge preset: which backend, with which parameters (from ``judges/NAME.yaml``)."""
+
+    name: str
+    backend: str
+    description: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    #: the YAML file the preset came from (None when built in code)
+    source: Path | None = None
+
+    def fingerprint(self) -> str:
+        """A stable hash of everything that changes verdicts (backend and params, not the name)."""
+        canonical = json.dumps({"backend": self.backend, "params": self.params}, sort_keys=True, default=str)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "backend": self.backend,
+            "description": self.description,
+            "params": dict(self.params),
+            "fingerprint": self.fingerprint(),
+        }
+
+
+@runtime_checkable
+class Judge(Protocol):
+    """Anything that judges a batch of triples.
+
+    ``judge_batch`` returns exactly one verdict per triple, in order. It must
+    not raise for a single bad triple: a per-triple failure is a verdict with
+    ``passed=None`` and the reason in ``error``.
+    """
+
+    spec: JudgeSpec
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def soft(self) -> bool:
+        """True when verdicts carry a meaningful ``p_pass``."""
+        ...
+
+    def judge_batch(self, triples: Sequence[Triple]) -> list[Verdict]: ...
+
+
+class BaseJudge:
+    """Convenience base: stores the spec and names the judge after it."""
+
+    soft: bool = False
+
+    def __init__(self, spec: JudgeSpec) -> None:
+        self.spec = spec
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def judge_batch(self, triples: Sequence[Triple]) -> list[Verdict]:
+        raise NotImplementedError

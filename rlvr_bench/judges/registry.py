@@ -1,0 +1,131 @@
+"""Judge presets (``judges/*.yaml``) and the backends that implement them.
+
+A preset is data: a backend name and its parameters. A backend is a class,
+imported lazily so that optional SDKs (openai, vllm) load only when chosen.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rlvr_bench.assets import asset_dir
+from rlvr_bench.errors import ConfigError, InputError, unknown_name
+from rlvr_bench.judges.base import Judge, JudgeSpec
+
+#: backend name -> "module:Class"; the class takes a JudgeSpec and has a
+#: classmethod ``check(spec) -> str | None`` giving the reason it cannot run.
+BACKENDS: dict[str, str] = {
+    "exact": "rlvr_bench.judges.rules:ExactJudge",
+    "contains": "rlvr_bench.judges.rules:ContainsJudge",
+    "jaccard": "rlvr_bench.judges.rules:JaccardJudge",
+    "math": "rlvr_bench.judges.math_judge:MathJudge",
+    "numeric": "rlvr_bench.judges.numeric:NumericJudge",
+    "embed": "rlvr_bench.judges.embed:EmbeddingJudge",
+}
+
+
+@dataclass(frozen=True)
+class Preset:
+    spec: JudgeSpec
+    #: True when the judge needs nothing beyond this machine (no key, no server)
+    offline: bool
+
+
+def _load_preset(path: Path) -> Preset:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{path}{line}: malformed YAML") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: a judge preset must be a mapping")
+    if "backend" not in data:
+        raise InputError(f"{path}: missing field 'backend'")
+    params = data.get("params") or {}
+    if not isinstance(params, dict):
+        raise InputError(f"{path}: field 'params' must be a mapping")
+    spec = JudgeSpec(
+        name=str(data.get("name", path.stem)),
+        backend=str(data["backend"]),
+        description=str(data.get("description", "")),
+        params=params,
+        source=path,
+    )
+    return Preset(spec=spec, offline=bool(data.get("offline", False)))
+
+
+def preset_paths() -> dict[str, Path]:
+    """Bundled preset name -> YAML path."""
+    folder = asset_dir("judges")
+    return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
+
+
+def list_presets() -> list[Preset]:
+    return [_load_preset(path) for path in preset_paths().values()]
+
+
+def resolve_preset(name_or_path: str) -> Preset:
+    """A bundled preset by name, or the user's own preset file by path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+        return _load_preset(candidate)
+    paths = preset_paths()
+    if name_or_path not in paths:
+        raise unknown_name("judge", name_or_path, paths)
+    return _load_preset(paths[name_or_path])
+
+
+def offline_presets() -> list[str]:
+    return [preset.spec.name for preset in list_presets() if preset.offline]
+
+
+def _backend_class(spec: JudgeSpec) -> Any:
+    target = BACKENDS.get(spec.backend)
+    if target is None:
+        where = f" ({spec.source})" if spec.source else ""
+        raise ConfigError(
+            f"judge {spec.name!r}{where} needs backend {spec.backend!r}, which is not available; "
+            f"available backends: {', '.join(sorted(BACKENDS))}"
+        )
+    module_name, class_name = target.split(":")
+    return getattr(importlib.import_module(module_name), class_name)
+
+
+def availability(spec: JudgeSpec) -> str | None:
+    """None when the judge can run here, else a one-line reason saying what to set."""
+    try:
+        cls = _backend_class(spec)
+    except ConfigError as exc:
+        return str(exc)
+    reason: str | None = cls.check(spec)
+    return reason
+
+
+def build_judge(spec: JudgeSpec) -> Judge:
+    """Instantiate a judge, raising ConfigError (one line) when it cannot run here."""
+    reason = availability(spec)
+    if reason is not None:
+        raise ConfigError(reason)
+    judge: Judge = _backend_class(spec)(spec)
+    return judge
+
+
+def build_judges(names: list[str], overrides: Mapping[str, Any] | None = None) -> list[Judge]:
+    """Resolve and check *every* judge before building any, so no work starts on a bad list."""
+    specs = [resolve_preset(name).spec for name in names]
+    seen: set[str] = set()
+    for spec in specs:
+        if spec.name in seen:
+            raise ConfigError(f"judge {spec.name!r} is listed twice")
+        seen.add(spec.name)
+        reason = availability(spec)
+        if reason is not None:
+            raise ConfigError(reason)
+    return [build_judge(spec) for spec in specs]

@@ -1,0 +1,178 @@
+"""`rlvr-bench agreement`: how much do judges agree, overall and per domain?
+
+Every judge gives a verdict on every (question, reference, response) triple;
+the statistics module turns the verdict matrix into Cohen's kappa and friends
+with clustered-bootstrap confidence intervals (resampling whole questions).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rlvr_bench.errors import UserError
+from rlvr_bench.judges.base import Judge
+from rlvr_bench.judges.registry import build_judges, offline_presets
+from rlvr_bench.judging import ProgressCallback, judge_responses
+from rlvr_bench.pipelines.inputs import VerdictMatrix, load_inputs, verdict_matrix
+from rlvr_bench.records import Judgment
+from rlvr_bench.rundir import RunWriter, default_run_path
+from rlvr_bench.stats import agreement_statistics
+
+RESULTS_SCHEMA = "rlvr-bench/agreement/v1"
+#: a domain needs at least this many questions for its own statistics (fewer gives
+#: bootstrap CIs that are mostly noise)
+MIN_DOMAIN_QUESTIONS = 3
+
+
+@dataclass(frozen=True)
+class AgreementResult:
+    """What `agreement` returns: the results.json content plus the run directory it wrote."""
+
+    results: dict[str, Any]
+    judgments: list[Judgment]
+    matrix: VerdictMatrix
+    run_dir: Path | None
+
+    @property
+    def judges(self) -> list[str]:
+        return self.matrix.judges
+
+    def kappa_matrix(self) -> list[list[float | None]]:
+        """Pairwise Cohen's kappa over all responses (None where undefined)."""
+        kappa: list[list[float | None]] = self.results["overall"]["pairwise"]["cohen_kappa"]["estimate"]
+        return kappa
+
+
+def judge_summary(matrix: VerdictMatrix, judgments: Sequence[Judgment]) -> list[dict[str, Any]]:
+    """Per judge: how many verdicts were scored, pass rate, soft-score mean, latency, failure reasons."""
+    summary = []
+    for col, name in enumerate(matrix.judges):
+        passed = matrix.passed[:, col]
+        scored = ~np.isnan(passed)
+        soft = matrix.p_pass[:, col]
+        mine = [j.verdict for j in judgments if j.judge == name]
+        reasons = Counter((v.error or "").split(":")[0] for v in mine if v.passed is None)
+        summary.append({
+            "judge": name,
+            "n": int(passed.size),
+            "n_scored": int(scored.sum()),
+            "n_unscored": int((~scored).sum()),
+            "pass_rate": float(np.nanmean(passed)) if scored.any() else None,
+            "mean_p_pass": float(np.nanmean(soft)) if (~np.isnan(soft)).any() else None,
+            "mean_latency_s": float(np.mean([v.latency_s for v in mine])) if mine else None,
+            "unscored_reasons": dict(reasons),
+            "prompt_tokens": sum(v.prompt_tokens or 0 for v in mine),
+            "completion_tokens": sum(v.completion_tokens or 0 for v in mine),
+        })
+    return summary
+
+
+def agreement_results(matrix: VerdictMatrix, judgments: Sequence[Judgment], n_bootstrap: int,
+                      seed: int) -> dict[str, Any]:
+    """results.json content: statistics overall and per domain, and a per-judge summary."""
+    has_gold = bool((~np.isnan(matrix.gold)).any())
+    gold = matrix.gold if has_gold else None
+    overall = agreement_statistics(matrix.passed, matrix.judges, matrix.clusters, gold=gold,
+                                   n_bootstrap=n_bootstrap, seed=seed)
+    by_domain: dict[str, Any] = {}
+    domains = np.array([r.metadata.get("domain", "") for r in matrix.responses])
+    for domain in sorted(set(domains.tolist())):
+        rows = domains == domain
+        sub = matrix.subset(rows)
+        if len(np.unique(sub.clusters)) < MIN_DOMAIN_QUESTIONS:
+            continue
+        stats = agreement_statistics(sub.passed, sub.judges, np.unique(sub.clusters, return_inverse=True)[1],
+                                     gold=sub.gold if has_gold else None, n_bootstrap=n_bootstrap, seed=seed)
+        by_domain[domain] = {"n_responses": int(rows.sum()), "n_questions": int(len(np.unique(sub.clusters))),
+                             **stats.to_json()}
+    return {
+        "schema": RESULTS_SCHEMA,
+        "judges": matrix.judges,
+        "n_responses": len(matrix.responses),
+        "n_questions": int(len(np.unique(matrix.clusters))),
+        "has_gold": has_gold,
+        "bootstrap": {"n_resamples": n_bootstrap, "seed": seed, "unit": "question", "confidence": 0.95},
+        "judge_summary": judge_summary(matrix, judgments),
+        "overall": overall.to_json(),
+        "by_domain": by_domain,
+    }
+
+
+def agreement(
+    task: str | None = None,
+    judges: Sequence[str] | None = None,
+    data: Path | None = None,
+    out: Path | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    split: str | None = None,
+    batch_size: int = 64,
+    on_progress: ProgressCallback | None = None,
+    use_cache: bool = True,
+    write: bool = True,
+) -> AgreementResult:
+    """Judge every response of a task with every judge and measure their agreement.
+
+    With no arguments: the bundled ``starter`` task and every offline judge.
+    Everything is validated (inputs, judge availability) before any judging
+    starts, and the run directory appears only when the run finished.
+    """
+    judge_names = list(judges) if judges else offline_presets()
+    if len(judge_names) < 2:
+        raise UserError("agreement needs at least two judges (e.g. --judges exact,contains)")
+    if n_bootstrap < 0:
+        raise UserError("--bootstrap must be >= 0")
+    inputs = load_inputs(task, data, split)
+    built: list[Judge] = build_judges(judge_names)
+    names = [judge.name for judge in built]
+    by_item = {item.id: item for item in inputs.items}
+    # the domain rides along in response metadata so per-domain subsets need no item lookup
+    responses = [_with_domain(r, by_item[r.item_id].domain) for r in inputs.responses]
+
+    config = {"task": inputs.source, "judges": [judge.spec.to_json() for judge in built],
+              "n_bootstrap": n_bootstrap, "seed": seed, "split": split}
+    writer = RunWriter(out or default_run_path("agreement"), "agreement", config) if write else None
+    try:
+        judgments = judge_responses(built, inputs.items, responses, batch_size=batch_size,
+                                    on_progress=on_progress, **_cache_kwargs(use_cache))
+        matrix = verdict_matrix(judgments, responses, names)
+        results = agreement_results(matrix, judgments, n_bootstrap, seed)
+        run_dir = None
+        if writer is not None:
+            writer.write_items(inputs.items)
+            writer.write_responses(inputs.responses)
+            writer.write_judgments(judgments)
+            writer.write_results(results)
+            run_dir = writer.commit()
+    except BaseException:
+        if writer is not None:
+            writer.__exit__(Exception, None, None)
+        raise
+    return AgreementResult(results, judgments, matrix, run_dir)
+
+
+def _with_domain(response: Any, domain: str) -> Any:
+    from dataclasses import replace
+
+    return replace(response, metadata={**response.metadata, "domain": domain})
+
+
+def _cache_kwargs(use_cache: bool) -> dict[str, Any]:
+    """Cache arguments for judge_responses, when the installed judging loop supports a cache."""
+    import inspect
+
+    from rlvr_bench import judging
+
+    if "cache" not in inspect.signature(judging.judge_responses).parameters:
+        return {}
+    if not use_cache:
+        return {"cache": None}
+    from rlvr_bench.judges.cache import default_cache  # type: ignore[import-not-found,unused-ignore]
+
+    return {"cache": default_cache()}

@@ -1,0 +1,287 @@
+"""Typed records shared by every command, and their JSONL I/O.
+
+An *item* is a question with an expert reference answer; a *response* is one
+answer to an item (from a policy, a data set, or an attack generator), possibly
+with a gold correctness label; a *verdict* is what one judge said about one
+response; a *judgment* ties a verdict to its judge, item and response.
+
+Every reader validates as it goes and raises :class:`InputError` naming the
+file, the 1-based line and the field, so the CLI can print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rlvr_bench.errors import InputError
+
+#: Answer types a task may declare; judges use them to pick a comparison.
+ANSWER_TYPES = ("number", "quantity", "expression", "text", "choice", "boolean", "list")
+
+
+def final_step(text: str) -> str:
+    """The last non-empty line of ``text``, stripped (the study's "final step").
+
+    The study's verifier sees only this line, so a policy cannot hide a wrong
+    final answer behind correct-looking reasoning. Empty text gives "".
+    """
+    for line in reversed(text.splitlines()):
+        if line.strip():
+            return line.strip()
+    return ""
+
+
+@dataclass(frozen=True)
+class Item:
+    """A question with its expert reference answer."""
+
+    id: str
+    domain: str
+    question: str
+    reference: str
+    #: one of :data:`ANSWER_TYPES`
+    answer_type: str = "text"
+    #: "train", "validation" or "test"; evaluation defaults to "test"
+    split: str = "test"
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Response:
+    """One answer to an item, optionally labelled correct (True) or incorrect (False)."""
+
+    id: str
+    item_id: str
+    text: str
+    #: who produced it: a policy name, "gold-set", "attack:<key>", ...
+    source: str = "dataset"
+    #: gold correctness label; None when unlabelled
+    label: bool | None = None
+    #: how the response relates to the reference (exact, paraphrase, near_miss, ...)
+    variant: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def final_step(self) -> str:
+        return final_step(self.text)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What one judge said about one response.
+
+    ``passed`` is None when the judge failed (unparseable output, timeout after
+    bounded retries, missing dependency at run time); such a verdict is
+    *unscored*: counted and reported, never treated as "incorrect".
+    """
+
+    #: True = judged correct, False = judged incorrect, None = unscored
+    passed: bool | None
+    #: soft score in [0, 1] (probability or similarity); None when the judge has none
+    p_pass: float | None = None
+    #: the judge's raw output (model text, matched rule, similarity as text)
+    raw: str = ""
+    #: why the verdict is unscored (or a warning); None when all went well
+    error: str | None = None
+    #: wall time spent on this verdict in seconds (batch time / batch size)
+    latency_s: float = 0.0
+    #: prompt tokens consumed, when a model judge reports them
+    prompt_tokens: int | None = None
+    #: completion tokens consumed, when a model judge reports them
+    completion_tokens: int | None = None
+
+    @property
+    def scored(self) -> bool:
+        return self.passed is not None
+
+
+@dataclass(frozen=True)
+class Judgment:
+    """A verdict tied to the judge that gave it and the response it is about."""
+
+    judge: str
+    item_id: str
+    response_id: str
+    verdict: Verdict
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "judge": self.judge,
+            "item_id": self.item_id,
+            "response_id": self.response_id,
+            **asdict(self.verdict),
+        }
+
+
+# ---------------------------------------------------------------- JSONL I/O
+
+
+def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Yield (1-based line number, object) for every non-blank line of a JSONL file."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found")
+    with path.open(encoding="utf-8") as handle:
+        for line_no, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(f"{path}:{line_no}: malformed JSON ({exc.msg})") from None
+            if not isinstance(obj, dict):
+                raise InputError(f"{path}:{line_no}: expected a JSON object, got {type(obj).__name__}")
+            yield line_no, obj
+
+
+def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
+    """Write rows atomically: a reader never sees a half-written file."""
+    tmp = path.with_name(path.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row, ensure_ascii=False, allow_nan=False) + "\n")
+    tmp.replace(path)
+
+
+def _field(obj: Mapping[str, Any], name: str, where: str, kind: type | tuple[type, ...]) -> Any:
+    if name not in obj:
+        raise InputError(f"{where}: missing field '{name}'")
+    value = obj[name]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise InputError(f"{where}: field '{name}' must be {_kind_name(kind)}, got {type(value).__name__}")
+    return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join(k.__name__ for k in kinds)
+
+
+def _optional(obj: Mapping[str, Any], name: str, where: str, kind: type, default: Any) -> Any:
+    value = obj.get(name, default)
+    if value is None or value == default:
+        return value
+    if not isinstance(value, kind):
+        raise InputError(f"{where}: field '{name}' must be {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def item_from_json(
+    obj: Mapping[str, Any], where: str, domains: Iterable[str] | None = None
+) -> Item:
+    """Build an Item from a JSON object; ``where`` is "file:line" for errors."""
+    item_id = _field(obj, "id", where, (str, int))
+    domain = _field(obj, "domain", where, str)
+    if domains is not None:
+        allowed = sorted(domains)
+        if domain not in allowed:
+            raise InputError(f"{where}: field 'domain': unknown domain {domain!r} (task declares {', '.join(allowed)})")
+    answer_type = _optional(obj, "answer_type", where, str, "text")
+    if answer_type not in ANSWER_TYPES:
+        raise InputError(f"{where}: field 'answer_type': unknown value {answer_type!r} (one of {', '.join(ANSWER_TYPES)})")
+    split = _optional(obj, "split", where, str, "test")
+    metadata = _optional(obj, "metadata", where, dict, {}) or {}
+    return Item(
+        id=str(item_id),
+        domain=domain,
+        question=_field(obj, "question", where, str),
+        reference=str(_field(obj, "reference", where, (str, int, float))),
+        answer_type=answer_type,
+        split=split,
+        metadata=metadata,
+    )
+
+
+def response_from_json(obj: Mapping[str, Any], where: str) -> Response:
+    """Build a Response from a JSON object; ``where`` is "file:line" for errors."""
+    label = obj.get("label")
+    if label is not None and not isinstance(label, bool):
+        raise InputError(f"{where}: field 'label' must be true, false or null, got {label!r}")
+    return Response(
+        id=str(_field(obj, "id", where, (str, int))),
+        item_id=str(_field(obj, "item_id", where, (str, int))),
+        text=_field(obj, "text", where, str),
+        source=_optional(obj, "source", where, str, "dataset"),
+        label=label,
+        variant=_optional(obj, "variant", where, str, None),
+        metadata=_optional(obj, "metadata", where, dict, {}) or {},
+    )
+
+
+def verdict_from_json(obj: Mapping[str, Any], where: str) -> Verdict:
+    passed = obj.get("passed")
+    if passed is not None and not isinstance(passed, bool):
+        raise InputError(f"{where}: field 'passed' must be true, false or null, got {passed!r}")
+    p_pass = obj.get("p_pass")
+    if p_pass is not None:
+        if not isinstance(p_pass, (int, float)) or isinstance(p_pass, bool) or not 0.0 <= p_pass <= 1.0 or math.isnan(p_pass):
+            raise InputError(f"{where}: field 'p_pass' must be a number in [0, 1] or null, got {p_pass!r}")
+        p_pass = float(p_pass)
+    return Verdict(
+        passed=passed,
+        p_pass=p_pass,
+        raw=str(obj.get("raw", "")),
+        error=obj.get("error"),
+        latency_s=float(obj.get("latency_s", 0.0)),
+        prompt_tokens=obj.get("prompt_tokens"),
+        completion_tokens=obj.get("completion_tokens"),
+    )
+
+
+def read_items(path: Path, domains: Iterable[str] | None = None) -> list[Item]:
+    """Read items, rejecting duplicate ids and (when given) undeclared domains."""
+    domain_set = set(domains) if domains is not None else None
+    items: list[Item] = []
+    seen: dict[str, int] = {}
+    for line_no, obj in iter_jsonl(path):
+        where = f"{path}:{line_no}"
+        item = item_from_json(obj, where, domain_set)
+        if item.id in seen:
+            raise InputError(f"{where}: field 'id': duplicate id {item.id!r} (first on line {seen[item.id]})")
+        seen[item.id] = line_no
+        items.append(item)
+    return items
+
+
+def read_responses(path: Path, item_ids: Iterable[str] | None = None) -> list[Response]:
+    """Read responses, rejecting duplicate ids and (when given) unknown item ids."""
+    known = set(item_ids) if item_ids is not None else None
+    responses: list[Response] = []
+    seen: dict[str, int] = {}
+    for line_no, obj in iter_jsonl(path):
+        where = f"{path}:{line_no}"
+        response = response_from_json(obj, where)
+        if response.id in seen:
+            raise InputError(f"{where}: field 'id': duplicate id {response.id!r} (first on line {seen[response.id]})")
+        if known is not None and response.item_id not in known:
+            raise InputError(f"{where}: field 'item_id': unknown item {response.item_id!r}")
+        seen[response.id] = line_no
+        responses.append(response)
+    return responses
+
+
+def read_judgments(path: Path) -> list[Judgment]:
+    judgments = []
+    for line_no, obj in iter_jsonl(path):
+        where = f"{path}:{line_no}"
+        judgments.append(
+            Judgment(
+                judge=_field(obj, "judge", where, str),
+                item_id=str(_field(obj, "item_id", where, (str, int))),
+                response_id=str(_field(obj, "response_id", where, (str, int))),
+                verdict=verdict_from_json(obj, where),
+            )
+        )
+    return judgments
+
+
+def item_to_json(item: Item) -> dict[str, Any]:
+    return {**asdict(item), "metadata": dict(item.metadata)}
+
+
+def response_to_json(response: Response) -> dict[str, Any]:
+    return {**asdict(response), "metadata": dict(response.metadata)}

@@ -1,0 +1,124 @@
+"""Task registry: ``tasks/NAME/task.yaml`` plus its data files.
+
+A task declares its domains and where its items (questions with references)
+and, optionally, labelled responses live. ``--task NAME`` resolves to a bundled
+folder; a path to the user's own task folder works the same way.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rlvr_bench.assets import asset_dir
+from rlvr_bench.errors import InputError, unknown_name
+from rlvr_bench.records import Item, Response, read_items, read_responses
+
+SPLITS = ("train", "validation", "test")
+
+
+@dataclass(frozen=True)
+class TaskInfo:
+    """What task.yaml says, without loading the data."""
+
+    name: str
+    path: Path
+    description: str
+    domains: tuple[str, ...]
+    items_file: str
+    responses_file: str | None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Task:
+    """A loaded task: items and (optionally) labelled responses, all validated."""
+
+    info: TaskInfo
+    items: list[Item]
+    responses: list[Response]
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    def items_in(self, split: str | None) -> list[Item]:
+        """Items of one split; None gives all."""
+        return [item for item in self.items if split is None or item.split == split]
+
+    def summary(self) -> dict[str, Any]:
+        labels = Counter("correct" if r.label else "incorrect" if r.label is False else "unlabelled" for r in self.responses)
+        return {
+            "items": len(self.items),
+            "responses": len(self.responses),
+            "domains": dict(Counter(item.domain for item in self.items)),
+            "splits": dict(Counter(item.split for item in self.items)),
+            "labels": dict(labels),
+        }
+
+
+def _read_task_yaml(folder: Path) -> TaskInfo:
+    path = folder / "task.yaml"
+    if not path.is_file():
+        raise InputError(f"{folder}: not a task folder (no task.yaml)")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{path}{line}: malformed YAML") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: task.yaml must be a mapping")
+    for key in ("name", "domains", "items"):
+        if key not in data:
+            raise InputError(f"{path}: missing field '{key}'")
+    domains = data["domains"]
+    if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains) or not domains:
+        raise InputError(f"{path}: field 'domains' must be a non-empty list of names")
+    known = {"name", "description", "domains", "items", "responses"}
+    return TaskInfo(
+        name=str(data["name"]),
+        path=folder,
+        description=str(data.get("description", "")).strip(),
+        domains=tuple(domains),
+        items_file=str(data["items"]),
+        responses_file=str(data["responses"]) if data.get("responses") else None,
+        extra={k: v for k, v in data.items() if k not in known},
+    )
+
+
+def task_folders() -> dict[str, Path]:
+    """Bundled task name -> folder."""
+    root = asset_dir("tasks")
+    return {p.parent.name: p.parent for p in sorted(root.glob("*/task.yaml"))}
+
+
+def list_tasks() -> list[TaskInfo]:
+    return [_read_task_yaml(folder) for folder in task_folders().values()]
+
+
+def resolve_task_folder(name_or_path: str) -> Path:
+    candidate = Path(name_or_path)
+    if (candidate / "task.yaml").is_file():
+        return candidate
+    folders = task_folders()
+    if name_or_path not in folders:
+        raise unknown_name("task", name_or_path, folders)
+    return folders[name_or_path]
+
+
+def load_task(name_or_path: str) -> Task:
+    """Load and validate a bundled task by name or a task folder by path."""
+    info = _read_task_yaml(resolve_task_folder(name_or_path))
+    items = read_items(info.path / info.items_file, info.domains)
+    for item in items:
+        if item.split not in SPLITS:
+            raise InputError(f"{info.path / info.items_file}: item {item.id!r}: field 'split': unknown split {item.split!r} (one of {', '.join(SPLITS)})")
+    responses: list[Response] = []
+    if info.responses_file:
+        responses = read_responses(info.path / info.responses_file, [item.id for item in items])
+    return Task(info=info, items=items, responses=responses)
