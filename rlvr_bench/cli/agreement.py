@@ -11,7 +11,8 @@ from rich.table import Table
 from rlvr_bench.cli.app import app, console, split_names, user_errors_exit_2
 from rlvr_bench.cli.progress import judging_progress
 from rlvr_bench.judges.registry import offline_presets
-from rlvr_bench.pipelines.agreement import agreement
+from rlvr_bench.errors import UserError
+from rlvr_bench.pipelines.agreement import agreement, resolve_judges
 from rlvr_bench.pipelines.inputs import load_inputs
 
 
@@ -20,24 +21,36 @@ def _fmt(value: Any, digits: int = 3) -> str:
 
 
 def print_kappa_matrix(results: dict[str, Any]) -> None:
+    """The kappa matrix (point estimates), then one row per pair with CIs and the paradox flag."""
     pairwise = results["overall"]["pairwise"]
     judges = results["judges"]
     kappa = pairwise["cohen_kappa"]
-    table = Table(title="Cohen's kappa (95% CI, bootstrap over questions)", show_lines=False)
-    table.add_column("")
+    matrix = Table(title="Cohen's kappa")
+    matrix.add_column("")
     for name in judges:
-        table.add_column(name, justify="right")
+        matrix.add_column(name, justify="right")
     for i, row_name in enumerate(judges):
-        cells = []
-        for j in range(len(judges)):
-            if i == j:
-                cells.append("1")
-                continue
-            low, high = kappa["ci_low"][i][j], kappa["ci_high"][i][j]
-            ci = f"\n[{_fmt(low, 2)}, {_fmt(high, 2)}]" if low is not None else ""
-            cells.append(_fmt(kappa["estimate"][i][j]) + ci)
-        table.add_row(row_name, *cells)
-    console.print(table)
+        matrix.add_row(row_name, *("1" if i == j else _fmt(kappa["estimate"][i][j]) for j in range(len(judges))))
+    console.print(matrix)
+
+    pairs = Table(title="Pairs (95% CIs: bootstrap over questions)")
+    for column in ("pair", "n", "kappa", "AC1", "observed", "PABAK", "paradox"):
+        pairs.add_column(column, justify="left" if column == "pair" else "right")
+    for i in range(len(judges)):
+        for j in range(i + 1, len(judges)):
+            pairs.add_row(
+                f"{judges[i]} ~ {judges[j]}",
+                str(pairwise["n_scored"][i][j]),
+                *(_with_ci(pairwise[key], i, j) for key in ("cohen_kappa", "gwet_ac1", "observed_agreement", "pabak")),
+                "[yellow]yes[/yellow]" if pairwise["kappa_paradox"][i][j] else "",
+            )
+    console.print(pairs)
+
+
+def _with_ci(block: dict[str, Any], i: int, j: int) -> str:
+    low, high = block["ci_low"][i][j], block["ci_high"][i][j]
+    ci = f" [{_fmt(low, 2)}, {_fmt(high, 2)}]" if low is not None and high is not None else ""
+    return _fmt(block["estimate"][i][j]) + ci
 
 
 def print_judge_summary(results: dict[str, Any]) -> None:
@@ -75,10 +88,14 @@ def agreement_command(
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the judgment cache.")] = False,
 ) -> None:
     """How much do judges agree on correct/incorrect verdicts? Kappa and friends, per domain, with CIs."""
-    names = split_names(judges) or offline_presets()
-    inputs = load_inputs(task, data, split)  # validated up front so a bad file fails before any judging
-    with judging_progress(len(inputs.responses) * len(names)) as on_progress:
-        result = agreement(task=task, judges=names, data=data, out=out, n_bootstrap=bootstrap, seed=seed,
+    # inputs and judges are validated before the progress bar starts, so a bad file or
+    # name prints exactly one line
+    inputs = load_inputs(task, data, split)
+    chosen = resolve_judges(split_names(judges) or offline_presets())
+    if len(chosen) < 2:
+        raise UserError("agreement needs at least two judges (e.g. --judges exact,contains)")
+    with judging_progress(len(inputs.responses) * len(chosen)) as on_progress:
+        result = agreement(task=task, judges=chosen, data=data, out=out, n_bootstrap=bootstrap, seed=seed,
                            split=split, batch_size=batch_size, on_progress=on_progress, use_cache=not no_cache)
     print_judge_summary(result.results)
     print_kappa_matrix(result.results)

@@ -24,7 +24,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console()
+# piped output (CI logs, `| tee`) gets a wide console so tables with CIs stay one line per row
+console = Console(width=None if sys.stdout.isatty() else 160)
 err_console = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])

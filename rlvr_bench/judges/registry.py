@@ -27,6 +27,8 @@ BACKENDS: dict[str, str] = {
     "math": "rlvr_bench.judges.math_judge:MathJudge",
     "numeric": "rlvr_bench.judges.numeric:NumericJudge",
     "embed": "rlvr_bench.judges.embed:EmbeddingJudge",
+    "cascade": "rlvr_bench.judges.composite:CascadeJudge",
+    "majority": "rlvr_bench.judges.composite:MajorityJudge",
 }
 
 
@@ -117,7 +119,7 @@ def build_judge(spec: JudgeSpec) -> Judge:
     return judge
 
 
-def build_judges(names: list[str], overrides: Mapping[str, Any] | None = None) -> list[Judge]:
+def build_judges(names: list[str]) -> list[Judge]:
     """Resolve and check *every* judge before building any, so no work starts on a bad list."""
     specs = [resolve_preset(name).spec for name in names]
     seen: set[str] = set()

@@ -106,7 +106,7 @@ def agreement_results(matrix: VerdictMatrix, judgments: Sequence[Judgment], n_bo
 
 def agreement(
     task: str | None = None,
-    judges: Sequence[str] | None = None,
+    judges: Sequence[str | Judge] | None = None,
     data: Path | None = None,
     out: Path | None = None,
     n_bootstrap: int = 1000,
@@ -123,13 +123,13 @@ def agreement(
     Everything is validated (inputs, judge availability) before any judging
     starts, and the run directory appears only when the run finished.
     """
-    judge_names = list(judges) if judges else offline_presets()
-    if len(judge_names) < 2:
+    chosen = list(judges) if judges else offline_presets()
+    if len(chosen) < 2:
         raise UserError("agreement needs at least two judges (e.g. --judges exact,contains)")
     if n_bootstrap < 0:
         raise UserError("--bootstrap must be >= 0")
     inputs = load_inputs(task, data, split)
-    built: list[Judge] = build_judges(judge_names)
+    built = resolve_judges(chosen)
     names = [judge.name for judge in built]
     by_item = {item.id: item for item in inputs.items}
     # the domain rides along in response metadata so per-domain subsets need no item lookup
@@ -155,6 +155,19 @@ def agreement(
             writer.__exit__(Exception, None, None)
         raise
     return AgreementResult(results, judgments, matrix, run_dir)
+
+
+def resolve_judges(judges: Sequence[str | Judge]) -> list[Judge]:
+    """Judges from preset names/paths or ready-built judges; every name is checked before any is built."""
+    names = [j for j in judges if isinstance(j, str)]
+    built = iter(build_judges(names)) if names else iter(())
+    resolved = [next(built) if isinstance(j, str) else j for j in judges]
+    seen: set[str] = set()
+    for judge in resolved:
+        if judge.name in seen:
+            raise UserError(f"judge {judge.name!r} is listed twice")
+        seen.add(judge.name)
+    return resolved
 
 
 def _with_domain(response: Any, domain: str) -> Any:
