@@ -2,13 +2,16 @@
 
 Recognised row shapes (detected from the columns of the first row):
 
-| format | columns | becomes |
-|---|---|---|
-| ``triples`` (rlvr-bench flat) | question, reference, response, [label, domain, id, item_id, answer_type, variant] | items + responses |
-| ``verifierbench`` (VerifierBench / CompassVerifier) | question, gold_answer, llm_response, gold_judgment, [domain, answer_type] | items + labelled responses |
-| ``verifybench`` (VerifyBench) | question, answer, completion, gold_correct, [answer_type] | items + labelled responses |
-| ``xverify`` (xVerify) | question, llm_output, correct_answer, [judgment_result / label] | items + responses |
-| ``rlvr-chat`` (Multi-subject-RLVR / Math-RLVR) | query = [system, user] messages, label = reference | items only |
+- ``triples`` (rlvr-bench flat): question, reference, response, [label, domain, id,
+  item_id, answer_type, variant] -> items + responses
+- ``verifierbench`` (VerifierBench / CompassVerifier): question, gold_answer,
+  llm_response, gold_judgment, [domain, answer_type] -> items + labelled responses
+- ``verifybench`` (VerifyBench): question, answer, completion, gold_correct,
+  [answer_type] -> items + labelled responses
+- ``xverify`` (xVerify): question, llm_output, correct_answer, [judgment_result or
+  label] -> items + responses
+- ``rlvr-chat`` (Multi-subject-RLVR / Math-RLVR): query = [system, user] messages,
+  label = reference -> items only
 
 Files: ``.jsonl`` / ``.json`` (one object per line), ``.csv`` (header row), a
 local Hugging Face ``datasets`` folder (``save_to_disk``), or ``hf:ORG/NAME[:SPLIT]``
@@ -91,7 +94,7 @@ def _iter_hf(spec: str) -> Iterator[tuple[str, dict[str, Any]]]:
     name, _, split = spec.partition(":")
     try:
         loaded = datasets.load_dataset(name, split=split or "train")
-    except Exception as exc:  # noqa: BLE001 - offline, missing or gated: one line for the user
+    except Exception as exc:
         raise UserError(f"hf:{spec}: cannot load data set ({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     for index, row in enumerate(loaded):
         yield f"hf:{spec}:row {index}", dict(row)

@@ -22,6 +22,8 @@ from rlvr_bench.errors import InputError
 
 #: Answer types a task may declare; judges use them to pick a comparison.
 ANSWER_TYPES = ("number", "quantity", "expression", "text", "choice", "boolean", "list")
+#: Splits an item may belong to; evaluation defaults to "test", training uses "train".
+SPLITS = ("train", "validation", "test")
 
 
 def final_step(text: str) -> str:
@@ -151,7 +153,7 @@ def _field(obj: Mapping[str, Any], name: str, where: str, kind: type | tuple[typ
     if name not in obj:
         raise InputError(f"{where}: missing field '{name}'")
     value = obj[name]
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
         raise InputError(f"{where}: field '{name}' must be {_kind_name(kind)}, got {type(value).__name__}")
     return value
 
@@ -182,8 +184,12 @@ def item_from_json(
             raise InputError(f"{where}: field 'domain': unknown domain {domain!r} (task declares {', '.join(allowed)})")
     answer_type = _optional(obj, "answer_type", where, str, "text")
     if answer_type not in ANSWER_TYPES:
-        raise InputError(f"{where}: field 'answer_type': unknown value {answer_type!r} (one of {', '.join(ANSWER_TYPES)})")
+        raise InputError(
+            f"{where}: field 'answer_type': unknown value {answer_type!r} (one of {', '.join(ANSWER_TYPES)})"
+        )
     split = _optional(obj, "split", where, str, "test")
+    if split not in SPLITS:
+        raise InputError(f"{where}: field 'split': unknown split {split!r} (one of {', '.join(SPLITS)})")
     metadata = _optional(obj, "metadata", where, dict, {}) or {}
     return Item(
         id=str(item_id),
@@ -218,7 +224,8 @@ def verdict_from_json(obj: Mapping[str, Any], where: str) -> Verdict:
         raise InputError(f"{where}: field 'passed' must be true, false or null, got {passed!r}")
     p_pass = obj.get("p_pass")
     if p_pass is not None:
-        if not isinstance(p_pass, (int, float)) or isinstance(p_pass, bool) or not 0.0 <= p_pass <= 1.0 or math.isnan(p_pass):
+        is_number = isinstance(p_pass, (int, float)) and not isinstance(p_pass, bool)
+        if not is_number or math.isnan(p_pass) or not 0.0 <= p_pass <= 1.0:
             raise InputError(f"{where}: field 'p_pass' must be a number in [0, 1] or null, got {p_pass!r}")
         p_pass = float(p_pass)
     return Verdict(

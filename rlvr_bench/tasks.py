@@ -16,9 +16,9 @@ import yaml
 
 from rlvr_bench.assets import asset_dir
 from rlvr_bench.errors import InputError, unknown_name
-from rlvr_bench.records import Item, Response, read_items, read_responses
+from rlvr_bench.records import SPLITS, Item, Response, read_items, read_responses
 
-SPLITS = ("train", "validation", "test")
+__all__ = ["SPLITS", "Task", "TaskInfo", "list_tasks", "load_task", "resolve_task_folder", "task_folders"]
 
 
 @dataclass(frozen=True)
@@ -51,7 +51,9 @@ class Task:
         return [item for item in self.items if split is None or item.split == split]
 
     def summary(self) -> dict[str, Any]:
-        labels = Counter("correct" if r.label else "incorrect" if r.label is False else "unlabelled" for r in self.responses)
+        labels = Counter(
+            "correct" if r.label else "incorrect" if r.label is False else "unlabelled" for r in self.responses
+        )
         return {
             "items": len(self.items),
             "responses": len(self.responses),
@@ -115,9 +117,6 @@ def load_task(name_or_path: str) -> Task:
     """Load and validate a bundled task by name or a task folder by path."""
     info = _read_task_yaml(resolve_task_folder(name_or_path))
     items = read_items(info.path / info.items_file, info.domains)
-    for item in items:
-        if item.split not in SPLITS:
-            raise InputError(f"{info.path / info.items_file}: item {item.id!r}: field 'split': unknown split {item.split!r} (one of {', '.join(SPLITS)})")
     responses: list[Response] = []
     if info.responses_file:
         responses = read_responses(info.path / info.responses_file, [item.id for item in items])
