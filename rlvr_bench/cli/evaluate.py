@@ -1,0 +1,194 @@
+"""`rlvr-bench eval` (generate, judge, score policies) and `rlvr-bench judge` (add judges or imported rows)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from rlvr_bench.cli.app import app, console, err_console, split_names, user_errors_exit_2
+from rlvr_bench.errors import UserError
+from rlvr_bench.generation import DEFAULT_SYSTEM_PROMPT, GenerationProgress, SamplingSettings
+from rlvr_bench.judging import ProgressCallback
+from rlvr_bench.pipelines.evaluate import DEFAULT_SPLIT, evaluate, load_eval_items
+from rlvr_bench.pipelines.judge_run import judge_run
+from rlvr_bench.policies import parse_policy_specs
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _metric_cell(metric: dict[str, Any]) -> str:
+    if metric.get("estimate") is None:
+        return f"— (n={metric.get('n', 0)})"
+    ci = f" [{_fmt(metric['ci_low'], 2)}, {_fmt(metric['ci_high'], 2)}]" if metric.get("ci_low") is not None else ""
+    return f"{_fmt(metric['estimate'])}{ci} n={metric['n']}"
+
+
+def print_accuracy_tables(results: dict[str, Any]) -> None:
+    """Per judge: rows = all items and each domain, columns = policies; accuracy [95% CI] and n scored."""
+    policies, n_samples = results["policies"], results.get("generation", {}).get("n_samples", 1)
+    for judge in results["judges"]:
+        table = Table(title=f"Accuracy judged by {judge} (95% CI, bootstrap over questions)")
+        table.add_column("domain")
+        for policy in policies:
+            table.add_column(policy, justify="right")
+        rows: list[tuple[str, str]] = [("all", "accuracy")]
+        if n_samples > 1:
+            rows += [("all", "mean_at_n"), ("all", "pass_at_n")]
+        rows += [(domain, "accuracy") for domain in results["domains"]]
+        for domain, metric in rows:
+            label = domain if metric == "accuracy" else f"{domain} {metric.replace('_at_n', f'@{n_samples}')}"
+            cells = []
+            for policy in policies:
+                entry = results["per_policy"][policy]["by_judge"][judge]
+                cells.append(_metric_cell((entry if domain == "all" else entry["by_domain"][domain])[metric]))
+            table.add_row(label, *cells)
+        console.print(table)
+    for policy in policies:
+        errors = results["per_policy"][policy]["errors"]
+        unscored = ", ".join(f"{judge} {count}" for judge, count in errors["unscored"].items())
+        if errors["generation"] or errors["missing_items"] or any(errors["unscored"].values()):
+            console.print(f"{policy}: {errors['generation']} failed generations, {errors['missing_items']} items "
+                          f"without a response; unscored: {unscored}", highlight=False)
+
+
+def print_comparisons(results: dict[str, Any]) -> None:
+    if not results["comparisons"]:
+        return
+    table = Table(title="Paired differences A - B on the same questions (95% paired bootstrap CI; McNemar on sample 1)")
+    for column in ("A", "B", "judge", "A - B", "A only right", "B only right", "McNemar p"):
+        table.add_column(column, justify="left" if column in ("A", "B", "judge") else "right")
+    for row in results["comparisons"]:
+        test = row["mcnemar"]
+        table.add_row(row["policy_a"], row["policy_b"], row["judge"], _metric_cell(row["difference"]),
+                      str(test["a_only_correct"]), str(test["b_only_correct"]),
+                      f"{_fmt(test['p_value'], 4)} ({test['method']})")
+    console.print(table)
+
+
+def print_eval(results: dict[str, Any], run_dir: Path | None) -> None:
+    print_accuracy_tables(results)
+    print_comparisons(results)
+    if results.get("judge_agreement"):
+        from rlvr_bench.cli.agreement import print_kappa_matrix
+
+        console.print("Judge agreement on these responses:")
+        print_kappa_matrix(results["judge_agreement"])
+    console.print(f"run directory: {run_dir}", highlight=False)
+
+
+@contextmanager
+def eval_progress(generate_total: int, judge_total: int) -> Iterator[tuple[GenerationProgress, ProgressCallback]]:
+    """Two bars on stderr (prompts generated, verdicts given); callbacks take (name, number done).
+
+    The display starts with the first callback, so an error found while checking inputs
+    prints only its one line.
+    """
+    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                        TimeElapsedColumn(), console=err_console, transient=True)
+    generate_bar = progress.add_task("generating", total=generate_total or None, visible=generate_total > 0)
+    judge_bar = progress.add_task("judging", total=judge_total or None)
+    started = False
+
+    def advance(bar: Any, description: str, done: int) -> None:
+        nonlocal started
+        if not started:
+            progress.start()
+            started = True
+        progress.update(bar, advance=done, description=description)
+
+    def on_generate(policy: str, done: int) -> None:
+        advance(generate_bar, f"generating [{policy}]", done)
+
+    def on_judge(judge: str, done: int) -> None:
+        advance(judge_bar, f"judging [{judge}]", done)
+
+    try:
+        yield on_generate, on_judge
+    finally:
+        if started:
+            progress.stop()
+
+
+def _judge_names(values: list[str] | None) -> list[str]:
+    names = [name for value in values or [] for name in split_names(value) or []]
+    return names
+
+
+@app.command("eval")
+@user_errors_exit_2
+def eval_command(
+    policy: Annotated[list[str], typer.Option(
+        "--policy", "-p", help="A policy: model folder or hub id; openai:MODEL@URL; vllm:PATH; "
+        "responses:FILE.jsonl[:NAME]. Prefix NAME= to name it. Repeat to compare policies.")],
+    judges: Annotated[list[str] | None, typer.Option(
+        "--judges", "--judge", "-j", help="Judge presets or preset files, comma-separated or repeated; "
+        "the first is the primary judge.")] = None,
+    task: Annotated[str, typer.Option(help="Bundled task name or task folder.")] = "starter",
+    split: Annotated[str, typer.Option(help="Split to evaluate (train/validation/test).")] = DEFAULT_SPLIT,
+    n_samples: Annotated[int, typer.Option("--n-samples", "-n", help="Samples per question (mean@n, pass@n).")] = 1,
+    temperature: Annotated[float, typer.Option(help="Sampling temperature; 0 = greedy.")] = 0.0,
+    top_p: Annotated[float, typer.Option(help="Nucleus sampling mass in (0, 1].")] = 1.0,
+    max_new_tokens: Annotated[int, typer.Option(help="Generated tokens per response.")] = 512,
+    stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of sampling and of the bootstrap.")] = 0,
+    system_prompt: Annotated[str | None, typer.Option(
+        help="System prompt (default: the study's instruction to end with 'Therefore, the answer is ...'; "
+        "'' for none).")] = None,
+    system_prompt_file: Annotated[Path | None, typer.Option(help="Read the system prompt from this file.")] = None,
+    batch_size: Annotated[int, typer.Option(help="Prompts per generate call (hf backend).")] = 8,
+    concurrency: Annotated[int, typer.Option(help="Parallel requests (openai backend).")] = 8,
+    api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key (openai).")] = (
+        "OPENAI_API_KEY"),
+    limit: Annotated[int | None, typer.Option(help="Only the first N questions (a quick look).")] = None,
+    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over questions for CIs.")] = 1000,
+    out: Annotated[Path | None, typer.Option(help="Run directory to write (default: runs/eval-<time>).")] = None,
+) -> None:
+    """Generate with each policy, judge the final steps, report accuracy per domain with CIs and paired comparisons."""
+    names = _judge_names(judges)
+    if not names:
+        raise UserError("give at least one judge: --judges contains (see `rlvr-bench judges`)")
+    if system_prompt is not None and system_prompt_file is not None:
+        raise UserError("give either --system-prompt or --system-prompt-file, not both")
+    prompt = DEFAULT_SYSTEM_PROMPT if system_prompt is None else system_prompt
+    if system_prompt_file is not None:
+        if not system_prompt_file.is_file():
+            raise UserError(f"{system_prompt_file}: file not found")
+        prompt = system_prompt_file.read_text(encoding="utf-8").strip()
+    sampling = SamplingSettings(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
+                                stop=tuple(stop or ()))
+    # cheap checks first, so a typo fails before any model loads
+    specs = parse_policy_specs(policy, api_key_env)
+    items, _ = load_eval_items(task, split)
+    n_items = min(len(items), limit) if limit else len(items)
+    generating = sum(1 for spec in specs if spec.generates)
+    with eval_progress(n_items * generating, n_items * n_samples * len(specs) * len(names)) as (on_gen, on_judge):
+        result = evaluate(policy, names, task=task, split=split, api_key_env=api_key_env, limit=limit,
+                          n_samples=n_samples, sampling=sampling, system_prompt=prompt, n_bootstrap=bootstrap,
+                          seed=seed, out=out, batch_size=batch_size, concurrency=concurrency,
+                          on_generate=on_gen, on_judge=on_judge)
+    print_eval(result.results, result.run_dir)
+
+
+@app.command("judge")
+@user_errors_exit_2
+def judge_command(
+    run_dir: Annotated[Path, typer.Argument(help="An eval run directory.")],
+    judges: Annotated[list[str] | None, typer.Option(
+        "--judges", "--judge", "-j", help="Judges to add, comma-separated or repeated.")] = None,
+    policy: Annotated[list[str] | None, typer.Option(
+        "--policy", "-p", help="Imported responses to add as a policy row: responses:FILE.jsonl[:NAME].")] = None,
+    bootstrap: Annotated[int | None, typer.Option(help="Bootstrap resamples (default: the run's).")] = None,
+) -> None:
+    """Add judges (and imported responses) to an eval run without generating again; recompute its results."""
+    names = _judge_names(judges)
+    with eval_progress(0, 0) as (_, on_judge):
+        result = judge_run(run_dir, names, policy or [], n_bootstrap=bootstrap, on_judge=on_judge)
+    print_eval(result.results, result.run_dir)
