@@ -215,14 +215,13 @@ def soft_metrics_from_sums(layout: SoftLayout, sums: FloatArray) -> dict[str, Fl
     tnr = 1.0 - safe_divide(fp_at, n_neg[..., None])
     balanced = (tpr + tnr) / 2.0
     defined = np.isfinite(balanced).any(axis=-1)
-    if n_levels:
-        # ties go to the lowest threshold (argmax returns the first maximum)
-        best = np.argmax(np.where(np.isfinite(balanced), balanced, -np.inf), axis=-1)
-    else:
-        best = np.zeros(s.shape[:-1], dtype=np.intp)
+    levels = layout.levels
+    if not n_levels:  # no scored unit: one undefined level keeps the shapes below valid
         tp_at = fp_at = np.zeros((*s.shape[:-1], 1))
         balanced = np.full((*s.shape[:-1], 1), np.nan)
-        layout = SoftLayout(levels=np.array([np.nan]), n_bins=n_bins)
+        levels = np.array([np.nan])
+    # ties go to the lowest threshold (argmax returns the first maximum)
+    best = np.argmax(np.where(np.isfinite(balanced), balanced, -np.inf), axis=-1)
     take = np.expand_dims(best, -1)
     tp_best = np.take_along_axis(tp_at, take, -1)[..., 0]
     fp_best = np.take_along_axis(fp_at, take, -1)[..., 0]
@@ -237,7 +236,7 @@ def soft_metrics_from_sums(layout: SoftLayout, sums: FloatArray) -> dict[str, Fl
         "bin_count": bin_count,
         "bin_mean_predicted": safe_divide(bin_p, bin_count),
         "bin_observed_rate": safe_divide(bin_y, bin_count),
-        "best_threshold": np.where(defined, layout.levels[best], nan),
+        "best_threshold": np.where(defined, levels[best], nan),
         "best_balanced_accuracy": np.where(defined, np.take_along_axis(balanced, take, -1)[..., 0], nan),
         "best_accuracy": np.where(defined, safe_divide(tp_best + n_neg - fp_best, count), nan),
         "best_true_positive_rate": np.where(defined, safe_divide(tp_best, n_pos), nan),
