@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install demo test test-slow lint bench reports clean
+.PHONY: install demo test test-slow lint bench reports clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,7 +28,12 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/rlvr-bench agreement --out runs/demo-agreement
 
-test: install
+# The report's browser test drives Debian's chromium through playwright's Python package
+# (executable_path: playwright never downloads a browser). CI runs as root on Debian.
+browser: install
+	command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium)
+
+test: install browser
 	$(BIN)/pytest -q
 
 test-slow: install
@@ -37,6 +42,10 @@ test-slow: install
 lint: install
 	$(BIN)/ruff check rlvr_bench tests benchmarks
 	$(BIN)/mypy
+
+# Reference reports of the bundled tasks (offline judges, no judgment cache): reports/*/report.html, reports/index.html
+reports: install
+	$(BIN)/python -m rlvr_bench.report.reference reports
 
 bench: install
 	$(BIN)/python benchmarks/agreement_speed.py

@@ -145,8 +145,9 @@ class RunWriter:
     def write_results(self, results: Mapping[str, Any]) -> None:
         write_json(self.staging / RESULTS_FILE, results)
 
-    def commit(self) -> Path:
-        """Move the finished run into place, replacing an older run at the same path."""
+    def commit(self, report: bool = True) -> Path:
+        """Move the finished run into place (replacing an older run at the same path), then
+        render its ``report.html`` from the saved files, as every command promises."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
             old = self.path.with_name(f".{self.path.name}.old-{os.getpid()}")
@@ -155,6 +156,11 @@ class RunWriter:
             shutil.rmtree(old, ignore_errors=True)
         else:
             self.staging.rename(self.path)
+        if report and (self.path / RESULTS_FILE).is_file():
+            # rendered after the move so the page is titled with the run's real name
+            from rlvr_bench.report import write_run_report
+
+            write_run_report(self.path)
         return self.path
 
 

@@ -7,6 +7,7 @@ with clustered-bootstrap confidence intervals (resampling whole questions).
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,6 +50,12 @@ class AgreementResult:
         return kappa
 
 
+def unscored_reason(error: str | None) -> str:
+    """A failure reason without its specifics (quoted values, details after a colon), for counting."""
+    text = re.sub(r"'[^']*'|\"[^\"]*\"", "…", error or "unknown")
+    return text.split(":")[0].strip()
+
+
 def judge_summary(matrix: VerdictMatrix, judgments: Sequence[Judgment]) -> list[dict[str, Any]]:
     """Per judge: how many verdicts were scored, pass rate, soft-score mean, latency, failure reasons."""
     summary = []
@@ -57,7 +64,7 @@ def judge_summary(matrix: VerdictMatrix, judgments: Sequence[Judgment]) -> list[
         scored = ~np.isnan(passed)
         soft = matrix.p_pass[:, col]
         mine = [j.verdict for j in judgments if j.judge == name]
-        reasons = Counter((v.error or "").split(":")[0] for v in mine if v.passed is None)
+        reasons = Counter(unscored_reason(v.error) for v in mine if v.passed is None)
         summary.append({
             "judge": name,
             "n": int(passed.size),
@@ -89,13 +96,13 @@ def agreement_results(matrix: VerdictMatrix, judgments: Sequence[Judgment], n_bo
             continue
         stats = agreement_statistics(sub.passed, sub.judges, np.unique(sub.clusters, return_inverse=True)[1],
                                      gold=sub.gold if has_gold else None, n_bootstrap=n_bootstrap, seed=seed)
-        by_domain[domain] = {"n_responses": int(rows.sum()), "n_questions": int(len(np.unique(sub.clusters))),
+        by_domain[domain] = {"n_responses": int(rows.sum()), "n_questions": len(np.unique(sub.clusters)),
                              **stats.to_json()}
     return {
         "schema": RESULTS_SCHEMA,
         "judges": matrix.judges,
         "n_responses": len(matrix.responses),
-        "n_questions": int(len(np.unique(matrix.clusters))),
+        "n_questions": len(np.unique(matrix.clusters)),
         "has_gold": has_gold,
         "bootstrap": {"n_resamples": n_bootstrap, "seed": seed, "unit": "question", "confidence": 0.95},
         "judge_summary": judge_summary(matrix, judgments),

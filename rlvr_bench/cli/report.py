@@ -1,0 +1,32 @@
+"""`rlvr-bench report`: render run directories into one self-contained HTML page (no model is run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rlvr_bench.cli.app import app, console, user_errors_exit_2
+from rlvr_bench.errors import UserError
+
+#: where several runs are rendered when no -o is given
+DEFAULT_COMPARISON_FILE = Path("report.html")
+
+
+@app.command("report")
+@user_errors_exit_2
+def report_command(
+    runs: Annotated[list[Path], typer.Argument(help="Run directories (one for its report, several to compare).",
+                                               show_default=False)],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="HTML file to write (default: RUN/report.html "
+                                             "for one run, ./report.html for several).")] = None,
+) -> None:
+    """Render run directories' saved results into one HTML file: figures, tables, comparisons."""
+    from rlvr_bench.report import REPORT_FILE, render_report
+
+    target = out or (runs[0] / REPORT_FILE if len(runs) == 1 else DEFAULT_COMPARISON_FILE)
+    if target.is_dir():
+        raise UserError(f"{target}: is a folder; give -o a file name such as {target / REPORT_FILE}")
+    written = render_report(runs, target)
+    console.print(f"report: {written}", highlight=False)

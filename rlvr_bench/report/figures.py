@@ -1,0 +1,336 @@
+"""Matplotlib figures rendered to inline SVG strings for the HTML report.
+
+Every function takes plain numbers (lists, None for "undefined") and returns
+an ``<svg>`` element as a string, ready to be placed in the page with
+``| safe``. Output is deterministic: the same numbers give byte-identical SVG,
+so committed reference reports only change when the results do. Three things
+make that true: the Agg/SVG backend with a fixed ``svg.hashsalt`` (element ids
+are hashes of the salt and the content), no date/creator metadata, and text
+kept as ``<text>`` elements (``svg.fonttype = none``) instead of glyph paths.
+
+Text as text also makes the numbers in a figure searchable and visible in the
+DOM, and lets the browser draw them with the page's own (local) fonts: no font
+is ever fetched.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Sequence
+from typing import Any, TypeGuard
+
+import matplotlib as mpl
+from matplotlib.colors import LinearSegmentedColormap, Normalize
+from matplotlib.figure import Figure
+
+Number = float | int | None
+
+#: one colour per judge / policy / series; colour-blind-safe (Okabe & Ito 2008)
+PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+#: diverging map for agreement coefficients in [-1, 1]: red (disagreement) - white (chance) - blue (agreement)
+AGREEMENT_CMAP = LinearSegmentedColormap.from_list("agreement", ["#b2182b", "#f7f7f7", "#2166ac"])
+#: sequential map for counts and rates in [0, 1]
+RATE_CMAP = LinearSegmentedColormap.from_list("rate", ["#f7fbff", "#08519c"])
+
+_STYLE: dict[str, Any] = {
+    "svg.hashsalt": "rlvr-bench",
+    "svg.fonttype": "none",
+    "font.family": "sans-serif",
+    "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
+    "font.size": 10.0,
+    "axes.titlesize": 11.0,
+    "axes.labelsize": 10.0,
+    "text.parse_math": False,  # judge and domain names are data: a "$" must print, not start mathtext
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.edgecolor": "#888888",
+    "axes.grid": False,
+    "grid.color": "#e5e5e5",
+    "legend.frameon": False,
+    "legend.fontsize": 8.0,
+    "figure.dpi": 72.0,
+}
+
+_ID_PATTERN = re.compile(r'id="([^"]+)"')
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _float(value: Number) -> float:
+    """A plottable float: None and non-finite values become nan (matplotlib leaves a gap)."""
+    return float(value) if _is_number(value) else math.nan
+
+
+class _FigureIds:
+    """Gives every figure of a page its own id prefix, in rendering order (deterministic)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def next(self) -> str:
+        self.count += 1
+        return f"f{self.count}-"
+
+
+_ids = _FigureIds()
+
+
+def reset_figure_ids() -> None:
+    """Restart figure numbering; called once per rendered page so every page numbers figures from 1."""
+    _ids.count = 0
+
+
+def to_svg(fig: Figure, title: str) -> str:
+    """Render a figure to an inline ``<svg>`` element.
+
+    The XML prolog, DOCTYPE and metadata are dropped (invalid or useless inside
+    HTML); the fixed width/height become a viewBox-scaled figure that shrinks
+    with the page; element ids get a per-figure prefix because two figures can
+    hold identical clip paths, and duplicate ids in one HTML page are invalid.
+    ``title`` becomes the accessible name of the figure.
+    """
+    buffer = io.StringIO()
+    fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None,
+                                                                      "Format": None, "Type": None})
+    svg = buffer.getvalue()
+    svg = svg[svg.index("<svg"):]
+    svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.DOTALL)
+    # matplotlib's per-figure <style> would apply page-wide when inlined; the page CSS carries it once
+    svg = re.sub(r"<defs>\s*<style[^>]*>[^<]*</style>\s*</defs>\s*", "", svg)
+    prefix = _ids.next()
+    svg = _ID_PATTERN.sub(lambda m: f'id="{prefix}{m.group(1)}"', svg)
+    svg = svg.replace("url(#", f"url(#{prefix}").replace('xlink:href="#', f'xlink:href="#{prefix}')
+    # keep the intrinsic size as max-width so small figures are not blown up on wide screens
+    width_match = re.search(r'<svg[^>]*?\swidth="([\d.]+)pt"', svg)
+    width = f"{float(width_match.group(1)) * 4 / 3:.0f}px" if width_match else "100%"
+    style = f"width:{width};max-width:100%;height:auto"
+    svg = re.sub(r'(<svg[^>]*?)\swidth="[\d.]+pt" height="[\d.]+pt"',
+                 rf'\1 role="img" aria-label="{_attr(title)}" style="{style}"', svg, count=1)
+    return svg.strip()
+
+
+def _attr(text: str) -> str:
+    return text.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _new_figure(width_in: float, height_in: float) -> Figure:
+    # a bare Figure, not pyplot's: no global figure registry to leak or to close
+    return Figure(figsize=(width_in, height_in))
+
+
+def _styled(func: Any) -> Any:
+    """Run a figure function under the report's rcParams without touching the global ones."""
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with mpl.rc_context(_STYLE):  # type: ignore[arg-type]  # matplotlib types the keys as literals
+            return func(*args, **kwargs)
+
+    wrapper.__name__ = func.__name__
+    wrapper.__doc__ = func.__doc__
+    return wrapper
+
+
+def _masked(grid: Sequence[Sequence[float]]) -> Any:
+    """A nan-masked array with cell edges at -0.5, 0.5, ... so cell (i, j) is centred on (j, i) as in imshow."""
+    import numpy as np
+
+    array = np.ma.masked_invalid(np.asarray(grid, dtype=float))
+    rows, cols = array.shape
+    return np.arange(cols + 1) - 0.5, np.arange(rows + 1) - 0.5, array
+
+
+def _fmt(value: Number, digits: int = 2) -> str:
+    return f"{value:.{digits}f}" if _is_number(value) else "—"
+
+
+@_styled
+def heatmap(
+    values: Sequence[Sequence[Number]],
+    labels: Sequence[str],
+    title: str,
+    ci_low: Sequence[Sequence[Number]] | None = None,
+    ci_high: Sequence[Sequence[Number]] | None = None,
+    flags: Sequence[Sequence[bool | None]] | None = None,
+    vmin: float = -1.0,
+    vmax: float = 1.0,
+    col_labels: Sequence[str] | None = None,
+    blank_diagonal: bool = False,
+) -> str:
+    """A square (or rectangular) matrix of coefficients with every cell annotated "0.81 [0.74, 0.87]".
+
+    Undefined cells (None) are grey and read "—". Cells whose ``flags`` entry is
+    true get a "⚠" (used for the kappa-paradox flag). With ``blank_diagonal`` the
+    diagonal (a judge against itself) is grey and empty. Values are coloured on
+    [vmin, vmax] with a diverging map centred on the midpoint.
+    """
+    rows, cols = len(values), len(values[0]) if values else 0
+    col_names = list(col_labels) if col_labels is not None else list(labels)
+    cell = 1.25 if ci_low is not None else 0.9
+    fig = _new_figure(max(3.2, 1.4 + cell * cols), max(2.2, 0.9 + cell * 0.62 * rows + 0.4))
+    ax = fig.add_subplot()
+    grid = [[math.nan if blank_diagonal and i == j else _float(v) for j, v in enumerate(row)]
+            for i, row in enumerate(values)]
+    norm = Normalize(vmin=vmin, vmax=vmax)
+    cmap = AGREEMENT_CMAP.with_extremes(bad="#e0e0e0")
+    # pcolormesh draws vector cells; imshow would embed a raster PNG as a data: URL
+    image = ax.pcolormesh(*_masked(grid), cmap=cmap, norm=norm, edgecolors="white", linewidth=1.5)
+    ax.set_xlim(-0.5, cols - 0.5)
+    ax.set_ylim(rows - 0.5, -0.5)
+    for i in range(rows):
+        for j in range(cols):
+            if blank_diagonal and i == j:
+                continue
+            value = values[i][j]
+            text = _fmt(value)
+            if ci_low is not None and ci_high is not None and _is_number(ci_low[i][j]) and _is_number(ci_high[i][j]):
+                text += f"\n[{_fmt(ci_low[i][j])}, {_fmt(ci_high[i][j])}]"
+            if flags is not None and flags[i][j]:
+                text = "⚠ " + text
+            shade = norm(_float(value)) if _is_number(value) else 0.5
+            dark = abs(shade - 0.5) > 0.33
+            ax.text(j, i, text, ha="center", va="center", fontsize=9 if ci_low is not None else 10,
+                    color="white" if dark else "#222222")
+    ax.set_xticks(range(cols), labels=col_names, rotation=30 if max(map(len, col_names), default=0) > 6 else 0,
+                  ha="right" if max(map(len, col_names), default=0) > 6 else "center")
+    ax.set_yticks(range(rows), labels=list(labels))
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    ax.set_title(title, loc="left")
+    colorbar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.03)
+    if colorbar.solids is not None:
+        colorbar.solids.set_rasterized(False)  # vector, so no data: image in the page
+        colorbar.solids.set_edgecolor("face")  # no hairline seams between the colour steps
+    colorbar.outline.set_visible(False)
+    return to_svg(fig, title)
+
+
+@_styled
+def confusion_matrices(tables: Sequence[tuple[str, Sequence[Sequence[Number]]]], title: str,
+                       truth: str = "gold") -> str:
+    """Small multiples of 2x2 confusion matrices, one per judge.
+
+    Each table is ``(judge, [[tp, fp], [fn, tn]])``: rows are the judge's verdict
+    (passed, failed), columns the ``truth`` label (correct, incorrect). Cells show the
+    count; colour is the count's share of the judge's scored responses.
+    """
+    n = len(tables)
+    per_row = min(n, 4)
+    n_rows = math.ceil(n / per_row) if n else 1
+    fig = _new_figure(2.1 * per_row + 0.2, 2.0 * n_rows + 0.3)
+    for index, (judge, cells) in enumerate(tables):
+        ax = fig.add_subplot(n_rows, per_row, index + 1)
+        counts = [[_float(v) for v in row] for row in cells]
+        total = sum(v for row in counts for v in row if not math.isnan(v)) or 1.0
+        shares = [[v / total for v in row] for row in counts]
+        ax.pcolormesh(*_masked(shares), cmap=RATE_CMAP, vmin=0.0, vmax=1.0, edgecolors="white", linewidth=1.5)
+        ax.set_xlim(-0.5, 1.5)
+        ax.set_ylim(1.5, -0.5)
+        for i in range(2):
+            for j in range(2):
+                share = counts[i][j] / total if not math.isnan(counts[i][j]) else 0.0
+                ax.text(j, i, _fmt(cells[i][j], 0) if _is_number(cells[i][j]) else "—", ha="center", va="center",
+                        fontsize=10, color="white" if share > 0.55 else "#222222")
+        ax.set_xticks([0, 1], labels=[f"{truth} ✓", f"{truth} ✗"])
+        ax.set_yticks([0, 1], labels=["pass", "fail"])
+        ax.tick_params(length=0)
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+        ax.set_title(judge, fontsize=9)
+    fig.suptitle(title, x=0.02, ha="left", fontsize=10)
+    fig.tight_layout()
+    return to_svg(fig, title)
+
+
+@_styled
+def grouped_bars(
+    groups: Sequence[str],
+    series: Sequence[tuple[str, Sequence[Number], Sequence[Number] | None, Sequence[Number] | None]],
+    title: str,
+    ylabel: str,
+    ylim: tuple[float, float] | None = (0.0, 1.0),
+    reference_line: float | None = None,
+) -> str:
+    """Bars per group (x axis) and series (colour), with CI error bars where given.
+
+    ``series`` holds ``(name, estimates, ci_lows, ci_highs)``; one value per group,
+    None where undefined (no bar drawn).
+    """
+    n_series = max(len(series), 1)
+    fig = _new_figure(min(11.0, max(4.5, 0.35 * len(groups) * n_series + 1.8)), 3.0)
+    ax = fig.add_subplot()
+    width = 0.8 / n_series
+    for k, (name, estimates, lows, highs) in enumerate(series):
+        xs = [g + (k - (n_series - 1) / 2) * width for g in range(len(groups))]
+        ys = [_float(v) for v in estimates]
+        ax.bar(xs, ys, width=width * 0.92, color=PALETTE[k % len(PALETTE)], label=name)
+        if lows is not None and highs is not None:
+            below = [y - _float(lo) if _is_number(lo) else math.nan for y, lo in zip(ys, lows, strict=True)]
+            above = [_float(hi) - y if _is_number(hi) else math.nan for y, hi in zip(ys, highs, strict=True)]
+            ax.errorbar(xs, ys, yerr=[below, above], fmt="none", ecolor="#333333", elinewidth=0.8, capsize=2)
+    if reference_line is not None:
+        ax.axhline(reference_line, color="#999999", linewidth=0.8, linestyle="--")
+    ax.set_xticks(range(len(groups)), labels=list(groups), rotation=25 if len(groups) > 4 else 0,
+                  ha="right" if len(groups) > 4 else "center")
+    if ylim is not None:
+        ax.set_ylim(*ylim)
+    ax.set_ylabel(ylabel)
+    ax.yaxis.grid(True)
+    ax.set_axisbelow(True)
+    ax.set_title(title, loc="left")
+    if len(series) > 1:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return to_svg(fig, title)
+
+
+@_styled
+def reliability_diagram(
+    curves: Sequence[tuple[str, Sequence[float], Sequence[float], Sequence[int]]], title: str
+) -> str:
+    """Calibration: mean soft score (x) against observed fraction correct (y) per bin, one line per judge.
+
+    ``curves`` holds ``(judge, mean_scores, fraction_correct, counts)`` per bin;
+    marker area grows with the bin's count. The diagonal is perfect calibration.
+    """
+    fig = _new_figure(4.2, 3.6)
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], color="#aaaaaa", linestyle="--", linewidth=0.8, label="perfectly calibrated")
+    for k, (judge, xs, ys, counts) in enumerate(curves):
+        biggest = max(counts, default=1) or 1
+        ax.plot(xs, ys, color=PALETTE[k % len(PALETTE)], linewidth=1.2, label=judge)
+        ax.scatter(xs, ys, s=[12 + 60 * c / biggest for c in counts], color=PALETTE[k % len(PALETTE)], zorder=3)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("mean soft score p(pass) in bin")
+    ax.set_ylabel("fraction gold-correct")
+    ax.set_aspect("equal")
+    ax.grid(True)
+    ax.set_title(title, loc="left")
+    ax.legend(loc="upper left", fontsize=7)
+    return to_svg(fig, title)
+
+
+@_styled
+def line_chart(
+    series: Sequence[tuple[str, Sequence[Number], Sequence[Number]]],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+) -> str:
+    """Lines ``(name, xs, ys)`` on shared axes (training curves: reward, KL, length, hacking gap)."""
+    fig = _new_figure(4.6, 2.8)
+    ax = fig.add_subplot()
+    for k, (name, xs, ys) in enumerate(series):
+        ax.plot([_float(x) for x in xs], [_float(y) for y in ys], color=PALETTE[k % len(PALETTE)], linewidth=1.3,
+                label=name, marker="o" if len(xs) <= 12 else None, markersize=3)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(True)
+    ax.set_title(title, loc="left")
+    if len(series) > 1:
+        ax.legend(fontsize=7)
+    return to_svg(fig, title)
