@@ -89,6 +89,9 @@ class BaseJudge:
     """Convenience base: stores the spec and names the judge after it."""
 
     soft: bool = False
+    #: True for judges worth caching (model calls); such a judge also defines ``cache_key(triple)``.
+    #: Rules are cheaper to recompute than to look up.
+    cacheable: bool = False
 
     def __init__(self, spec: JudgeSpec) -> None:
         self.spec = spec

@@ -7,7 +7,6 @@ imported lazily so that optional SDKs (openai, vllm) load only when chosen.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,12 @@ BACKENDS: dict[str, str] = {
     "math": "rlvr_bench.judges.math_judge:MathJudge",
     "numeric": "rlvr_bench.judges.numeric:NumericJudge",
     "embed": "rlvr_bench.judges.embed:EmbeddingJudge",
+    "minilm-classifier": "rlvr_bench.judges.minilm_classifier:MiniLMClassifierJudge",
     "cascade": "rlvr_bench.judges.composite:CascadeJudge",
     "majority": "rlvr_bench.judges.composite:MajorityJudge",
+    "hf": "rlvr_bench.judges.hf_backend:HFJudge",
+    "openai": "rlvr_bench.judges.openai_backend:OpenAIJudge",
+    "vllm": "rlvr_bench.judges.vllm_backend:VLLMJudge",
 }
 
 

@@ -19,7 +19,7 @@ import numpy as np
 from rlvr_bench.errors import UserError
 from rlvr_bench.judges.base import Judge
 from rlvr_bench.judges.registry import build_judges, offline_presets
-from rlvr_bench.judging import ProgressCallback, judge_responses
+from rlvr_bench.judging import ProgressCallback, cache_option, judge_responses
 from rlvr_bench.pipelines.inputs import VerdictMatrix, load_inputs, verdict_matrix
 from rlvr_bench.records import Judgment
 from rlvr_bench.rundir import RunWriter, default_run_path
@@ -147,7 +147,7 @@ def agreement(
     writer = RunWriter(out or default_run_path("agreement"), "agreement", config) if write else None
     try:
         judgments = judge_responses(built, inputs.items, responses, batch_size=batch_size,
-                                    on_progress=on_progress, **_cache_kwargs(use_cache))
+                                    on_progress=on_progress, cache=cache_option(use_cache))
         matrix = verdict_matrix(judgments, responses, names)
         results = agreement_results(matrix, judgments, n_bootstrap, seed)
         run_dir = None
@@ -181,18 +181,3 @@ def _with_domain(response: Any, domain: str) -> Any:
     from dataclasses import replace
 
     return replace(response, metadata={**response.metadata, "domain": domain})
-
-
-def _cache_kwargs(use_cache: bool) -> dict[str, Any]:
-    """Cache arguments for judge_responses, when the installed judging loop supports a cache."""
-    import inspect
-
-    from rlvr_bench import judging
-
-    if "cache" not in inspect.signature(judging.judge_responses).parameters:
-        return {}
-    if not use_cache:
-        return {"cache": None}
-    from rlvr_bench.judges.cache import default_cache  # type: ignore[import-not-found,unused-ignore]
-
-    return {"cache": default_cache()}

@@ -26,8 +26,8 @@ from rlvr_bench import attacks as attack_suite
 from rlvr_bench.errors import UserError
 from rlvr_bench.judges.base import Judge
 from rlvr_bench.judges.registry import offline_presets
-from rlvr_bench.judging import ProgressCallback, judge_responses
-from rlvr_bench.pipelines.agreement import _cache_kwargs, judge_summary, resolve_judges
+from rlvr_bench.judging import ProgressCallback, cache_option, judge_responses
+from rlvr_bench.pipelines.agreement import judge_summary, resolve_judges
 from rlvr_bench.pipelines.inputs import Inputs, VerdictMatrix, load_inputs, verdict_matrix
 from rlvr_bench.records import Item, Judgment, Response, read_responses
 from rlvr_bench.rundir import RunWriter, default_run_path
@@ -162,7 +162,7 @@ def run_verify(plan: VerifyPlan, out: Path | None = None, write: bool = True, ba
     writer = RunWriter(out or default_run_path("verify"), "verify", config) if write else None
     try:
         judgments = judge_responses(plan.judges, plan.items, plan.responses, batch_size=batch_size,
-                                    on_progress=on_progress, **_cache_kwargs(use_cache))
+                                    on_progress=on_progress, cache=cache_option(use_cache))
         results = verify_results(plan, judgments, config["n_bootstrap"], config["seed"], config["calibration_bins"])
         run_dir = None
         if writer is not None:
