@@ -25,8 +25,13 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch-$(TORCH_VERSION)
 
 install: $(VENV)/.installed
 
+# The main job on the bundled data (judge agreement, every offline judge), then the quick
+# variant of the study's experiment (rule vs model rewards from one SFT start), then one report.
 demo: install
 	$(BIN)/rlvr-bench agreement --out runs/demo-agreement
+	$(BIN)/rlvr-bench train-and-eval --recipe mini --quick --out runs/demo-train-and-eval
+	$(BIN)/rlvr-bench report runs/demo-agreement runs/demo-train-and-eval -o runs/demo-report.html
+	@echo "report: $(CURDIR)/runs/demo-report.html"
 
 # The report's browser test drives Debian's chromium through playwright's Python package
 # (executable_path: playwright never downloads a browser). CI runs as root on Debian.

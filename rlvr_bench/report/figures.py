@@ -334,3 +334,39 @@ def line_chart(
     if len(series) > 1:
         ax.legend(fontsize=7)
     return to_svg(fig, title)
+
+
+@_styled
+def shift_chart(
+    rows: Sequence[tuple[str, Number, Number]],
+    title: str,
+    xlabel: str,
+    start_label: str = "start",
+    end_label: str = "end",
+    xlim: tuple[float, float] | None = None,
+) -> str:
+    """How a quantity moved between two moments, one row per label ``(label, start, end)``: a hollow marker at
+    the start, a filled one at the end, joined by a grey line; a dashed line marks 0 (used for the
+    reward-hacking gap early and late in training). Horizontal, so long labels stay readable."""
+    n = max(len(rows), 1)
+    fig = _new_figure(5.2, 0.95 + 0.36 * n)
+    ax = fig.add_subplot()
+    ax.axvline(0.0, color="#999999", linewidth=0.8, linestyle="--")
+    for y, (_, start, end) in enumerate(rows):
+        if _is_number(start) and _is_number(end):
+            ax.plot([start, end], [y, y], color="#bbbbbb", linewidth=2.0, zorder=1)
+    ys = list(range(len(rows)))
+    ax.scatter([_float(start) for _, start, _ in rows], ys, facecolors="white", edgecolors=PALETTE[0],
+               linewidths=1.5, s=42, zorder=3, label=start_label)
+    ax.scatter([_float(end) for _, _, end in rows], ys, color=PALETTE[3], s=26, zorder=4, label=end_label)
+    ax.set_yticks(ys, labels=[label for label, _, _ in rows])
+    ax.set_ylim(len(rows) - 0.5, -0.5)
+    if xlim is not None:
+        ax.set_xlim(*xlim)
+    ax.tick_params(axis="y", length=0)
+    ax.xaxis.grid(True)
+    ax.set_axisbelow(True)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title, loc="left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    return to_svg(fig, title)

@@ -14,7 +14,7 @@ from rlvr_bench.report import render_report
 
 @pytest.fixture(scope="session")
 def fixture_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Path]]:
-    """Run directories keyed by command: agreement, verify, eval, train."""
+    """Run directories keyed by command: agreement, verify, eval, train, train-and-eval."""
     root = tmp_path_factory.mktemp("report-runs")
     previous = os.environ.get("RLVR_BENCH_CACHE")
     os.environ["RLVR_BENCH_CACHE"] = str(root / "cache")  # never touch the developer's judgment cache

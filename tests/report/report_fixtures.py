@@ -2,9 +2,10 @@
 
 A tiny task (2 domains x 3 questions, labelled responses) goes through `agreement`,
 `verify --attacks` and `eval` (two imported-response policies) with rule judges,
-so the report renders the exact results.json shapes the commands write. A
-`train` run is hand-written (RL on CPU is far too slow for a fixture): its
-results and log follow `rlvr_bench.training.rl`.
+so the report renders the exact results.json shapes the commands write. The
+`train` and `train-and-eval` runs are hand-written (RL on CPU is far too slow
+for a fixture): their results and logs follow `rlvr_bench.training.rl` and
+`rlvr_bench.training.matrix`.
 
 Two responses carry markup — ``<script>alert(1)</script>`` and ``<b>`` — and are
 built so that `exact` fails them and `contains` passes them: they split the
@@ -121,13 +122,97 @@ def write_train_run(out: Path) -> Path:
     return out
 
 
+#: the train-and-eval fixture: all-items accuracy per method and the paired difference against SFT
+#: (estimate, ci_low, ci_high, McNemar p); model-soft-grpo is best overall, rule-soft-grpo significantly worse
+TAE_ACCURACY = {"sft": 0.40, "rule-binary-grpo": 0.55, "rule-soft-grpo": 0.35, "model-binary-grpo": 0.60,
+                "model-soft-grpo": 0.62}
+TAE_VERSUS_SFT = {"rule-binary-grpo": (0.15, 0.05, 0.25, 0.02), "rule-soft-grpo": (-0.05, -0.09, -0.01, 0.04),
+                  "model-binary-grpo": (0.20, -0.02, 0.40, 0.06), "model-soft-grpo": (0.22, 0.12, 0.32, 0.0004)}
+#: per-domain accuracy (chemistry: model-binary and model-soft tie for best)
+TAE_DOMAINS = {"chemistry": {"sft": 0.30, "rule-binary-grpo": 0.50, "rule-soft-grpo": 0.30, "model-binary-grpo": 0.60,
+                             "model-soft-grpo": 0.60},
+               "medicine": {"sft": 0.50, "rule-binary-grpo": 0.60, "rule-soft-grpo": 0.40, "model-binary-grpo": 0.60,
+                            "model-soft-grpo": 0.64}}
+#: a reward string with markup: it must reach the page as text
+TAE_MARKUP_REWARD = "<i>judge</i>:soft"
+
+
+def write_train_and_eval_run(out: Path) -> Path:
+    """A train-and-eval run as `rlvr_bench.training.matrix` writes it (results.json, cells/<name>/log.jsonl),
+    hand-written: RL of four cells on CPU is far too slow for a fixture. Two cells have a training log."""
+    def block(value: float, half_width: float, n: int) -> dict[str, float | int]:
+        return {"estimate": value, "ci_low": round(value - half_width, 6), "ci_high": round(value + half_width, 6),
+                "n": n}
+
+    def accuracy_row(method: str) -> dict[str, object]:
+        row: dict[str, object] = {"all": {"accuracy": block(TAE_ACCURACY[method], 0.10, 20), "n_items": 20,
+                                          "n_samples": 1, "n_unscored": 0}}
+        for domain, values in TAE_DOMAINS.items():
+            row[domain] = {"accuracy": block(values[method], 0.15, 10), "n_items": 10, "n_samples": 1,
+                           "n_unscored": 0}
+        return row
+
+    def versus(method: str) -> dict[str, object]:
+        value, low, high, p = TAE_VERSUS_SFT[method]
+        entry: dict[str, object] = {"all": {"difference": {"estimate": value, "ci_low": low, "ci_high": high, "n": 20},
+                                            "mcnemar": {"n": 20, "p_value": p, "method": "exact"}}}
+        for domain in TAE_DOMAINS:
+            entry[domain] = {"difference": block(value, 0.3, 10), "mcnemar": {"n": 10, "p_value": 0.5}}
+        return entry
+
+    def hacking(first_gap: float, last_gap: float) -> dict[str, object]:
+        def window(gap: float, n: int) -> dict[str, float | int]:
+            return {"n": n, "reward_pass_rate": 0.4 + gap, "reference_pass_rate": 0.4, "gap": gap,
+                    "agreement": 1 - abs(gap)}
+        return {"all": window((first_gap + last_gap) / 2, 64), "first_quarter": window(first_gap, 16),
+                "last_quarter": window(last_gap, 16)}
+
+    model_judge = str(out / "distill" / "judge.yaml")
+    cells = {"rule-binary-grpo": ("contains:binary", 0.0, 0.05), "rule-soft-grpo": ("jaccard:soft", 0.05, 0.30),
+             "model-binary-grpo": (f"{model_judge}:binary", 0.0, 0.0),
+             "model-soft-grpo": (TAE_MARKUP_REWARD, 0.02, -0.02)}
+    results = {
+        "schema": "rlvr-bench/train-and-eval/v1", "recipe": "fixture", "seed": 0, "reference_judge": "contains",
+        "model_judge": model_judge, "rule_judges": {"binary": "contains", "soft": "jaccard"}, "n_eval_items": 20,
+        "table": {"domains": sorted(TAE_DOMAINS), "columns": [*sorted(TAE_DOMAINS), "all"],
+                  "rows": {method: accuracy_row(method) for method in TAE_ACCURACY},
+                  "versus_sft": {method: versus(method) for method in TAE_VERSUS_SFT}},
+        "cells": {name: {"reward": reward, "algorithm": "grpo", "rl_wall_time_s": 1.5,
+                         "reward_hacking": hacking(first, last)} for name, (reward, first, last) in cells.items()},
+        "distillation": {
+            "teacher": "contains", "student": {"name": "distilled-student", "kind": "tiny"},
+            "data": {"n_examples": 50, "train": {"n_examples": 40, "n_questions": 10, "teacher_yes_rate": 0.3},
+                     "held_out": {"n_examples": 10, "n_questions": 3, "teacher_yes_rate": 0.4}},
+            "student_vs_teacher": {"n": 10, "n_questions": 3, "accuracy": {"estimate": 0.9, "ci_low": 0.7,
+                                                                           "ci_high": 1.0},
+                                   "cohen_kappa": {"estimate": 0.79, "ci_low": 0.4, "ci_high": 1.0},
+                                   "false_positive_rate": {"estimate": 0.0, "ci_low": 0.0, "ci_high": 0.2},
+                                   "confusion": {"tp": 3, "fp": 0, "fn": 1, "tn": 6}},
+            "target_kappa": 0.8, "meets_target": False, "wall_time_s": 4.0},
+        "wall_time_s": 30.0,
+    }
+    with RunWriter(out, "train-and-eval", {"request": {"recipe": "fixture", "quick": True}}) as writer:
+        writer.write_results(results)
+        for name in ("rule-binary-grpo", "rule-soft-grpo"):
+            cell = writer.folder / "cells" / name
+            cell.mkdir(parents=True)
+            with (cell / "log.jsonl").open("w", encoding="utf-8") as handle:
+                for step in range(1, 5):
+                    handle.write(json.dumps({"step": step, "reward_mean": 0.3 + 0.1 * step, "kl": 0.01 * step,
+                                             "completion_length": 12 + step,
+                                             "reward_hacking/reference_accuracy": 0.3 + 0.05 * step,
+                                             "reward_hacking/agreement": 0.9}) + "\n")
+        writer.commit(report=False)
+    return out
+
+
 def invoke(*args: str) -> None:
     result = CliRunner().invoke(app, list(args))
     assert result.exit_code == 0, (result.stdout, result.stderr)
 
 
 def write_fixture_runs(root: Path) -> dict[str, Path]:
-    """Run directories keyed by command (agreement, verify, eval, train) under ``root``."""
+    """Run directories keyed by command (agreement, verify, eval, train, train-and-eval) under ``root``."""
     task = write_task(root / "task")
     runs = {name: root / name for name in ("agreement", "verify", "eval", "train")}
     invoke("agreement", "--task", str(task), "--judges", "exact,contains,numeric", "--bootstrap", "40",
@@ -140,4 +225,5 @@ def write_fixture_runs(root: Path) -> dict[str, Path]:
            "-p", f"wordy=responses:{write_policy(policies / 'wordy.jsonl', '-r2')}",
            "-j", "contains,exact", "--task", str(task), "--bootstrap", "40", "--out", str(runs["eval"]))
     write_train_run(runs["train"])
+    runs["train-and-eval"] = write_train_and_eval_run(root / "train-and-eval")
     return runs

@@ -107,15 +107,16 @@ def test_report_loads_clean_offline_with_figures_and_tables(browser: Any, all_ru
     assert shot.stat().st_size > 10_000
 
     # key figures: kappa and AC1 heatmaps (agreement + eval's judge agreement), confusion matrices,
-    # reliability diagram, attack chart, training curves
+    # reliability diagram, attack chart, training curves, train-and-eval's accuracy and hacking-gap charts
     labels = page.eval_on_selector_all("svg[role=img]", "nodes => nodes.map(n => n.getAttribute('aria-label'))")
     for expected in ("Cohen's κ (95% CI)", "Gwet's AC1 (95% CI)", "Reliability diagram",
-                     "Master-key false-positive rate", "Reward", "Confusion matrices"):
+                     "Master-key false-positive rate", "Reward", "Confusion matrices",
+                     "Held-out accuracy per method", "Reward-hacking gap"):
         assert any(label.startswith(expected) for label in labels), (expected, labels)
     assert sum(label.startswith("Cohen's κ") for label in labels) == 2
     for table_id in ("r1-agreement-pair-table", "r2-accuracy-metric-table", "r2-calibration-table",
                      "r3-policy-table1", "r3-policy-comparison-table", "r4-before-after-table",
-                     "r1-disagreements-table"):
+                     "r1-disagreements-table", "r5-train-and-eval-table1", "r5-train-and-eval-hacking-table"):
         assert page.locator(f"#{table_id} tbody tr").count() > 0, table_id
     # the toc stays on screen while scrolling
     assert page.eval_on_selector("nav.toc", "n => getComputedStyle(n).position") == "sticky"

@@ -28,6 +28,7 @@ SECTIONS_BY_SCHEMA: dict[str, tuple[str, ...]] = {
     "rlvr-bench/verify/v1": ("accuracy", "calibration", "attacks", "disagreements"),
     "rlvr-bench/eval/v1": ("policy", "eval_agreement", "disagreements"),
     "rlvr-bench/train/v1": ("training", "policy_before_after"),
+    "rlvr-bench/train-and-eval/v1": ("train_and_eval",),
     "rlvr-bench/distill/v1": ("distill",),
 }
 #: runs written before their command stamped a schema, recognised by ``config["command"]``
@@ -36,7 +37,7 @@ SCHEMA_BY_COMMAND = {
     "verify": "rlvr-bench/verify/v1",
     "eval": "rlvr-bench/eval/v1",
     "train": "rlvr-bench/train/v1",
-    "train-and-eval": "rlvr-bench/train/v1",
+    "train-and-eval": "rlvr-bench/train-and-eval/v1",
     "distill": "rlvr-bench/distill/v1",
 }
 

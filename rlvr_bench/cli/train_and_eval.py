@@ -1,0 +1,79 @@
+"""`rlvr-bench train-and-eval`: a matrix of RLVR runs from one SFT start, all judged alike."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from rlvr_bench.cli.app import app, console, err_console, split_names, user_errors_exit_2
+from rlvr_bench.rundir import default_run_path
+from rlvr_bench.training.matrix import REWARD_KINDS, SFT_ROW, MatrixRequest, train_and_eval
+
+
+def _cell(block: dict[str, Any] | None) -> str:
+    if not block or block.get("estimate") is None:
+        return "—"
+    low, high = block.get("ci_low"), block.get("ci_high")
+    ci = f" [{low * 100:.1f}, {high * 100:.1f}]" if low is not None and high is not None else ""
+    return f"{block['estimate'] * 100:.1f}{ci}"
+
+
+def print_table_one(results: dict[str, Any]) -> None:
+    table = results["table"]
+    out = Table(title=f"Held-out accuracy % judged by {results['reference_judge']} "
+                      f"(n = {results['n_eval_items']} questions; 95% CIs over questions)")
+    out.add_column("method")
+    for column in table["columns"]:
+        out.add_column("average" if column == "all" else column, justify="right")
+    out.add_column("Δ vs SFT (paired)", justify="right")
+    for name, row in table["rows"].items():
+        diff = table["versus_sft"].get(name, {}).get("all", {}).get("difference") if name != SFT_ROW else None
+        out.add_row(name, *(_cell(row.get(c, {}).get("accuracy")) for c in table["columns"]), _cell(diff))
+    console.print(out)
+    gaps = Table(title="Reward hacking: training reward vs reference judge on the same completions (last quarter)")
+    for column in ("run", "reward pass rate", "reference pass rate", "gap", "agreement"):
+        gaps.add_column(column, justify="left" if column == "run" else "right")
+    for name, cell in results["cells"].items():
+        last = cell["reward_hacking"].get("last_quarter", {})
+        gaps.add_row(name, *(f"{last[k]:.3f}" if k in last else "—" for k in
+                             ("reward_pass_rate", "reference_pass_rate", "gap", "agreement")))
+    console.print(gaps)
+    distill = results.get("distillation")
+    if distill and distill.get("student_vs_teacher"):
+        kappa = distill["student_vs_teacher"].get("cohen_kappa", {})
+        estimate, low, high = kappa.get("estimate"), kappa.get("ci_low"), kappa.get("ci_high")
+        text = "undefined" if estimate is None else f"{estimate:.3f}" + (
+            f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else "")
+        console.print(f"distilled student vs teacher ({distill['teacher']}) on held-out questions: "
+                      f"Cohen's kappa {text} (target >= {distill['target_kappa']})", highlight=False)
+
+
+@app.command("train-and-eval")
+@user_errors_exit_2
+def train_and_eval_command(
+    recipe: Annotated[str, typer.Option(help="Training recipe (training/NAME.yaml) or a recipe file.")] = "mini",
+    out: Annotated[Path | None, typer.Option(help="Run directory (default runs/train-and-eval-<time>); "
+                                             "re-running with the same --out resumes.")] = None,
+    algos: Annotated[str, typer.Option(help="Comma-separated algorithms (grpo, dr_grpo, dapo, rloo, ...).")] = "grpo",
+    rewards: Annotated[str, typer.Option(help=f"Comma-separated reward kinds ({', '.join(REWARD_KINDS)}).")] = (
+        ",".join(REWARD_KINDS)),
+    quick: Annotated[bool, typer.Option("--quick", help="Run the recipe's quick variant (a smoke test).")] = False,
+    model_judge: Annotated[str | None, typer.Option(help="Use this judge for model rewards instead of "
+                                                    "distilling one (e.g. rm7b).")] = None,
+    student: Annotated[str, typer.Option(help="Distillation student: tiny or minilm-classifier.")] = "tiny",
+    steps: Annotated[int | None, typer.Option(help="RL steps per cell (default: the recipe's).")] = None,
+    distill_extra_questions: Annotated[int, typer.Option(help="Extra procedural questions judged by the "
+                                                         "teacher for distillation.")] = 0,
+) -> None:
+    """The study's experiment: rewards {rule, model} x {binary, soft} x algorithms, one SFT start, one judge."""
+    request = MatrixRequest(
+        recipe=recipe, out=out or default_run_path("train-and-eval"), algorithms=tuple(split_names(algos) or ["grpo"]),
+        rewards=tuple(split_names(rewards) or REWARD_KINDS), quick=quick, model_judge=model_judge, student=student,
+        steps=steps, distill_extra_questions=distill_extra_questions,
+    )
+    results = train_and_eval(request, say=lambda line: err_console.print(line, markup=False, highlight=False))
+    print_table_one(results)
+    console.print(f"run directory: {request.out}\nreport: {request.out / 'report.html'}", highlight=False)

@@ -1,0 +1,367 @@
+"""`rlvr-bench train-and-eval`: the study's experiment in one command.
+
+From one SFT start, train a matrix of policies — rewards {rule binary, rule soft,
+model binary, model soft} x algorithms — then evaluate every policy (and the SFT
+start) with the *same* reference judge on the *same* held-out questions, and
+report the study's Table-1 shape (rows = method, columns = domains + average) with
+clustered-bootstrap CIs and paired differences against the SFT start.
+
+The model-based reward is, as in the study (Su et al. 2025), a small verifier
+distilled from a stronger teacher's YES/NO verdicts collected during RL
+exploration: the rule-reward runs go first, their exploration logs hold the
+teacher's (= reference judge's) verdicts on every sampled completion, and the
+student trained on those becomes the model reward of the remaining runs. Give
+``model_judge`` (e.g. ``rm7b``) to skip distillation and use an existing verifier.
+
+Layout of the run directory (each stage is resumable: a finished stage is skipped)::
+
+    OUT/sft/                       the SFT start (policy/ and its info)
+    OUT/cells/<reward>-<algo>/     one `rlvr-bench train` run per cell (log, exploration judgments, policy)
+    OUT/distill/                   the distilled student (a `rlvr-bench distill` run, judge.yaml)
+    OUT/evaluation/<policy>.jsonl  held-out completions and verdicts per policy
+    OUT/results.json               Table 1, reward-hacking gaps, student-vs-teacher agreement
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rlvr_bench.errors import UserError
+from rlvr_bench.judges.registry import build_judge, resolve_preset
+from rlvr_bench.records import Item, Judgment, Response, Verdict
+from rlvr_bench.rundir import CONFIG_FILE, RESULTS_FILE, package_versions, write_json
+from rlvr_bench.training.recipes import Recipe, load_recipe, recipe_paths
+from rlvr_bench.training.rewards import RewardChoice
+
+RESULTS_SCHEMA = "rlvr-bench/train-and-eval/v1"
+#: the study's four reward kinds; "model" is filled in with the distilled student (or --model-judge)
+REWARD_KINDS = ("rule-binary", "rule-soft", "model-binary", "model-soft")
+DEFAULT_RULE_JUDGES = {"binary": "contains", "soft": "jaccard"}
+SFT_ROW = "sft"
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class MatrixRequest:
+    """What `rlvr-bench train-and-eval` runs; see the CLI help for each option."""
+
+    recipe: str
+    out: Path
+    algorithms: tuple[str, ...] = ("grpo",)
+    rewards: tuple[str, ...] = REWARD_KINDS
+    #: run the recipe's quick variant (``<recipe>-quick``): a smoke test of the whole pipeline
+    quick: bool = False
+    #: an existing model judge for the model rewards (skips distillation)
+    model_judge: str | None = None
+    #: student of the distillation: "tiny" (generative) or "minilm-classifier"
+    student: str = "tiny"
+    rule_binary_judge: str = DEFAULT_RULE_JUDGES["binary"]
+    rule_soft_judge: str = DEFAULT_RULE_JUDGES["soft"]
+    #: RL steps per cell (None: the recipe's)
+    steps: int | None = None
+    #: extra procedural questions, judged by the teacher, added to the distillation data
+    distill_extra_questions: int = 0
+
+    def recipe_name(self) -> str:
+        if not self.quick:
+            return self.recipe
+        quick = f"{self.recipe}-quick"
+        if quick not in recipe_paths():
+            raise UserError(f"recipe {self.recipe!r} has no quick variant (expected training/{quick}.yaml)")
+        return quick
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One training run of the matrix."""
+
+    reward_kind: str
+    algorithm: str
+
+    @property
+    def name(self) -> str:
+        return f"{self.reward_kind}-{self.algorithm}"
+
+    @property
+    def uses_model(self) -> bool:
+        return self.reward_kind.startswith("model")
+
+
+def plan_cells(request: MatrixRequest) -> list[Cell]:
+    """Rule cells first: their exploration logs are the distillation data of the model cells."""
+    unknown = [kind for kind in request.rewards if kind not in REWARD_KINDS]
+    if unknown:
+        raise UserError(f"unknown reward kind {unknown[0]!r}; choose from {', '.join(REWARD_KINDS)}")
+    cells = [Cell(kind, algo) for algo in request.algorithms for kind in request.rewards]
+    return sorted(cells, key=lambda cell: cell.uses_model)
+
+
+def _done(folder: Path) -> bool:
+    return (folder / RESULTS_FILE).is_file()
+
+
+def _read(folder: Path) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((folder / RESULTS_FILE).read_text(encoding="utf-8"))
+    return data
+
+
+# ---------------------------------------------------------------- stages
+
+
+def run_sft_start(recipe: Recipe, folder: Path, say: Say) -> Path:
+    """Build and warm-start the tiny policy once; every cell starts from this checkpoint."""
+    policy_dir = folder / "policy"
+    if _done(folder):
+        say(f"SFT start: reusing {policy_dir}")
+        return policy_dir
+    if not recipe.policy.is_tiny:
+        # full-scale recipes start RL from the checkpoint as given (the study's base model)
+        return Path(recipe.policy.source)
+    import torch
+
+    from rlvr_bench.training.rl import _tiny_policy, load_training_data
+    from rlvr_bench.training.tiny_models import save_policy
+
+    if recipe.runtime.threads:
+        torch.set_num_threads(recipe.runtime.threads)
+    torch.manual_seed(recipe.seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    began = time.perf_counter()
+    model, tokenizer, info = _tiny_policy(recipe, load_training_data(recipe), folder, say)
+    save_policy(model, tokenizer, policy_dir, recipe.policy.tiny)
+    write_json(folder / RESULTS_FILE, {"policy": info, "wall_time_s": round(time.perf_counter() - began, 1)})
+    return policy_dir
+
+
+def cell_recipe(recipe: Recipe, cell: Cell, start: Path, reward: RewardChoice, reference_judge: str,
+                steps: int | None) -> Recipe:
+    """The recipe of one cell: RL from the SFT start with this reward; evaluation happens once, later."""
+    base = dataclasses.replace(
+        recipe,
+        name=f"{recipe.name}/{cell.name}",
+        policy=dataclasses.replace(recipe.policy, source=str(start)),
+        sft=None,
+        eval=dataclasses.replace(recipe.eval, enabled=False),
+        reward=dataclasses.replace(recipe.reward, reference_judge=reference_judge),
+    )
+    return base.with_overrides(reward=reward, algorithm=cell.algorithm, steps=steps)
+
+
+def run_cell(recipe: Recipe, folder: Path, say: Say) -> dict[str, Any]:
+    if _done(folder):
+        say(f"{folder.name}: finished earlier, skipped")
+        return _read(folder)
+    from rlvr_bench.training.rl import run_training
+
+    say(f"--- {folder.name}: reward {recipe.reward.choice}, {recipe.algorithm.name}, {recipe.train.steps} steps")
+    return run_training(recipe, folder, say=lambda line: say(f"  {line}"))
+
+
+def run_distillation(request: MatrixRequest, teacher: str, sources: Sequence[Path], folder: Path, seed: int,
+                     say: Say) -> tuple[str, dict[str, Any]]:
+    """Distil the teacher's exploration verdicts into a student judge; returns (preset path, results)."""
+    preset = folder / "judge.yaml"
+    if _done(folder) and preset.is_file():
+        say("distillation: finished earlier, reused")
+        return str(preset), _read(folder)
+    from rlvr_bench.training.distill import DistillRequest, run_distill
+    from rlvr_bench.training.distill_students import default_settings
+
+    say(f"--- distilling a {request.student} student from {teacher}'s verdicts in {len(sources)} exploration logs")
+    distill_request = DistillRequest(
+        teacher=teacher, student=request.student, out=folder, inputs=tuple(sources),
+        generate_questions=request.distill_extra_questions,
+        seed=seed, name="distilled-student", n_bootstrap=1000,
+        settings=default_settings(request.student),
+    )
+    results = run_distill(distill_request, say=lambda line: say(f"  {line}"))
+    return str(preset), results
+
+
+def evaluate_policies(recipe: Recipe, policies: dict[str, Path], items: Sequence[Item], reference_judge: str,
+                      folder: Path, say: Say) -> dict[str, list[Any]]:
+    """Greedy held-out completions of every policy, judged by the reference judge (cached per policy)."""
+    from rlvr_bench.training.evaluation import Decoding, ScoredCompletion, evaluate_policy
+    from rlvr_bench.training.tiny_models import load_policy
+
+    folder.mkdir(parents=True, exist_ok=True)
+    judge = build_judge(resolve_preset(reference_judge).spec)
+    spec = recipe.eval
+    decoding = Decoding(spec.decoding, spec.temperature, spec.samples_per_question, spec.max_new_tokens,
+                        spec.batch_size)
+    by_id = {item.id: item for item in items}
+    scored: dict[str, list[Any]] = {}
+    for name, path in policies.items():
+        cache = folder / f"{name}.jsonl"
+        if cache.is_file():
+            rows = [json.loads(line) for line in cache.read_text(encoding="utf-8").splitlines() if line.strip()]
+            scored[name] = [ScoredCompletion(by_id[r["item_id"]], r["sample"], r["completion"],
+                                             Verdict(r["passed"], r["p_pass"], r["raw"], r["error"]))
+                            for r in rows]
+            say(f"evaluation of {name}: reused")
+            continue
+        model, tokenizer = load_policy(path)
+        rows_scored, table = evaluate_policy(model, tokenizer, items, judge, recipe.data.prompt_template,
+                                             decoding, recipe.seed)
+        say(f"evaluation of {name}: {table['accuracy']['all']['accuracy']['estimate']:.3f} "
+            f"({table['wall_time_s']} s)")
+        tmp = cache.with_suffix(".tmp")
+        tmp.write_text("".join(json.dumps({"item_id": r.item.id, "sample": r.sample, "completion": r.completion,
+                                           "passed": r.verdict.passed, "p_pass": r.verdict.p_pass,
+                                           "raw": r.verdict.raw, "error": r.verdict.error}) + "\n"
+                               for r in rows_scored), encoding="utf-8")
+        tmp.replace(cache)
+        scored[name] = rows_scored
+    return scored
+
+
+# ---------------------------------------------------------------- results
+
+
+def policy_table(scored: dict[str, list[Any]], items: Sequence[Item], n_bootstrap: int,
+                 seed: int) -> dict[str, Any]:
+    """Table 1: accuracy per domain and overall for every policy, and paired differences against SFT."""
+    from rlvr_bench.training.evaluation import accuracy_table, paired_difference
+
+    domains = sorted({item.domain for item in items})
+    rows = {name: accuracy_table(rows, items, n_bootstrap, seed) for name, rows in scored.items()}
+    versus_sft = {name: paired_difference(scored[SFT_ROW], rows, items, n_bootstrap, seed)
+                  for name, rows in scored.items() if name != SFT_ROW and SFT_ROW in scored}
+    return {"domains": domains, "columns": [*domains, "all"], "rows": rows, "versus_sft": versus_sft}
+
+
+def hacking_gap(cell_results: dict[str, Any], cell_folder: Path) -> dict[str, Any]:
+    """How far the training reward drifted from the reference judge on the same completions.
+
+    Read from the cell's exploration log: the mean reward-judge pass rate minus the
+    reference judge's pass rate (positive = the policy pleases the reward more than
+    the reference; the study's "reward hacking"), and their agreement rate, over the
+    first and the last quarter of training steps.
+    """
+    logs = sorted(cell_folder.glob("exploration_judgments*.jsonl"))
+    by_key: dict[tuple[int, str], dict[str, bool | None]] = {}
+    for log in logs:
+        for line in log.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            key = (int(row.get("step", 0)), str(row.get("response_id")))
+            by_key.setdefault(key, {})[str(row.get("role", "reward"))] = row.get("passed")
+    pairs = [(step, v["reward"], v["reference"]) for (step, _), v in by_key.items()
+             if v.get("reward") is not None and v.get("reference") is not None]
+    if not pairs:
+        return {"n": 0}
+    steps = sorted({step for step, _, _ in pairs})
+    quarter = max(1, len(steps) // 4)
+
+    def summary(chosen: set[int]) -> dict[str, Any]:
+        rows = [(r, g) for step, r, g in pairs if step in chosen]
+        if not rows:
+            return {"n": 0}
+        reward_rate = sum(bool(r) for r, _ in rows) / len(rows)
+        reference_rate = sum(bool(g) for _, g in rows) / len(rows)
+        return {"n": len(rows), "reward_pass_rate": reward_rate, "reference_pass_rate": reference_rate,
+                "gap": reward_rate - reference_rate, "agreement": sum(r == g for r, g in rows) / len(rows)}
+
+    return {"all": summary(set(steps)), "first_quarter": summary(set(steps[:quarter])),
+            "last_quarter": summary(set(steps[-quarter:]))}
+
+
+def _evaluation_records(scored: dict[str, list[Any]], judge: str) -> tuple[list[Response], list[Judgment]]:
+    responses, judgments = [], []
+    for policy, rows in scored.items():
+        for row in rows:
+            response = Response(f"{policy}-{row.item.id}-{row.sample}", row.item.id, row.completion,
+                                source=f"policy:{policy}")
+            responses.append(response)
+            judgments.append(Judgment(judge, row.item.id, response.id, row.verdict))
+    return responses, judgments
+
+
+# ---------------------------------------------------------------- the whole experiment
+
+
+def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
+    """Run (or resume) the matrix and write ``results.json``; returns its content."""
+    from rlvr_bench.records import item_to_json, response_to_json, write_jsonl
+    from rlvr_bench.training.rl import load_training_data
+
+    began = time.perf_counter()
+    recipe = load_recipe(request.recipe_name())
+    cells = plan_cells(request)
+    reference = recipe.reward.evaluation_judge
+    for name in {reference, request.rule_binary_judge, request.rule_soft_judge,
+                 *([request.model_judge] if request.model_judge else [])}:
+        resolve_preset(name)  # every judge name is checked before hours of work
+    out = request.out
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / CONFIG_FILE, {"command": "train-and-eval", "request": dataclasses.asdict(request),
+                                   "recipe": recipe.to_json(), "versions": package_versions()})
+
+    start = run_sft_start(recipe, out / "sft", say)
+    cell_results: dict[str, dict[str, Any]] = {}
+    model_judge = request.model_judge
+    distill_results: dict[str, Any] | None = None
+    for cell in cells:
+        if cell.uses_model and model_judge is None:
+            sources = [out / "cells" / c.name for c in cells if not c.uses_model and (out / "cells" / c.name).is_dir()]
+            if not sources:
+                raise UserError("model rewards need --model-judge, or a rule reward run whose exploration "
+                                "verdicts can be distilled (add rule-binary to --rewards)")
+            model_judge, distill_results = run_distillation(request, reference, sources, out / "distill",
+                                                            recipe.seed, say)
+        kind, mode = cell.reward_kind.split("-")
+        judge = model_judge if kind == "model" else (
+            request.rule_binary_judge if mode == "binary" else request.rule_soft_judge)
+        assert judge is not None
+        cell_dir = out / "cells" / cell.name
+        cell_results[cell.name] = run_cell(
+            cell_recipe(recipe, cell, start, RewardChoice(judge, mode), reference, request.steps), cell_dir, say)
+
+    data = load_training_data(recipe)
+    items = data.evaluation
+    policies = {SFT_ROW: start, **{name: out / "cells" / name / "policy" for name in cell_results}}
+    scored = evaluate_policies(recipe, policies, items, reference, out / "evaluation", say)
+    table = policy_table(scored, items, recipe.eval.bootstrap_samples, recipe.seed)
+    results: dict[str, Any] = {
+        "schema": RESULTS_SCHEMA,
+        "recipe": recipe.name,
+        "seed": recipe.seed,
+        "reference_judge": reference,
+        "model_judge": model_judge,
+        "rule_judges": {"binary": request.rule_binary_judge, "soft": request.rule_soft_judge},
+        "n_eval_items": len(items),
+        "table": table,
+        "cells": {name: {"reward": str(res.get("reward")), "algorithm": res.get("algorithm"),
+                         "rl_wall_time_s": res.get("rl_wall_time_s"),
+                         "reward_hacking": hacking_gap(res, out / "cells" / name)}
+                  for name, res in cell_results.items()},
+        "distillation": _distill_summary(distill_results),
+        "wall_time_s": round(time.perf_counter() - began, 1),
+    }
+    responses, judgments = _evaluation_records(scored, reference)
+    write_jsonl(out / "items.jsonl", (item_to_json(item) for item in items))
+    write_jsonl(out / "responses.jsonl", (response_to_json(r) for r in responses))
+    write_jsonl(out / "judgments.jsonl", (j.to_json() for j in judgments))
+    write_json(out / RESULTS_FILE, results)
+    from rlvr_bench.report import write_run_report
+
+    write_run_report(out)
+    return results
+
+
+def _distill_summary(results: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The student-vs-teacher figures of the distillation run, for Table 1's caption."""
+    if results is None:
+        return None
+    return {"teacher": results.get("teacher"), "student": results.get("student"),
+            "data": results.get("data"), "student_vs_teacher": results.get("held_out", {}).get("student_vs_teacher"),
+            "target_kappa": results.get("target_kappa"), "meets_target": results.get("meets_target"),
+            "wall_time_s": results.get("wall_time_s")}

@@ -1,0 +1,68 @@
+"""`rlvr-bench train-and-eval --quick`: the whole experiment end to end, then resumed without re-running cells."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from rlvr_bench.cli import app
+from rlvr_bench.training.matrix import REWARD_KINDS, MatrixRequest, plan_cells
+
+runner = CliRunner()
+
+
+def test_rule_cells_run_before_model_cells() -> None:
+    # the model reward is distilled from the rule runs' exploration logs, so those must exist first
+    cells = plan_cells(MatrixRequest(recipe="mini", out=Path("x"), algorithms=("grpo", "rloo")))
+    kinds = [cell.reward_kind for cell in cells]
+    assert kinds.index("model-binary") > max(i for i, k in enumerate(kinds) if k.startswith("rule"))
+    assert len(cells) == len(REWARD_KINDS) * 2
+
+
+def test_unknown_reward_kind_is_a_one_line_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train-and-eval", "--quick", "--rewards", "rule-binary,magic",
+                                 "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2
+    assert "unknown reward kind 'magic'" in result.stderr
+
+
+def test_quick_matrix_end_to_end_and_resume(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    began = time.perf_counter()
+    result = runner.invoke(app, ["train-and-eval", "--quick", "--out", str(out)])
+    first = time.perf_counter() - began
+    assert result.exit_code == 0, result.stderr + str(result.exception)
+    assert first < 180  # the issue's budget for the quick variant
+    results = json.loads((out / "results.json").read_text())
+    assert results["schema"] == "rlvr-bench/train-and-eval/v1"
+    rows = results["table"]["rows"]
+    assert set(rows) == {"sft", *(f"{kind}-grpo" for kind in REWARD_KINDS)}
+    for row in rows.values():  # every policy judged on the same held-out items
+        assert row["all"]["accuracy"]["n"] == results["n_eval_items"]
+    assert set(results["table"]["versus_sft"]) == set(rows) - {"sft"}
+    # the model rewards used the distilled student, whose preset is usable by every command
+    assert results["model_judge"].endswith("distill/judge.yaml")
+    assert results["distillation"]["student_vs_teacher"]["n"] > 0
+    for name in results["cells"]:
+        assert (out / "cells" / name / "policy").is_dir()
+        assert list((out / "cells" / name).glob("exploration_judgments*.jsonl"))
+    assert (out / "report.html").is_file()
+    judgments = (out / "judgments.jsonl").read_text().splitlines()
+    assert len(judgments) == len(rows) * results["n_eval_items"]
+
+    # resume: finished cells, the distillation and the evaluations are reused, not re-run
+    stamps = {p: p.stat().st_mtime_ns for p in (out / "cells").glob("*/results.json")}
+    result = runner.invoke(app, ["train-and-eval", "--quick", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    assert "finished earlier, skipped" in result.stderr
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    assert json.loads((out / "results.json").read_text())["table"] == results["table"]
+
+
+@pytest.mark.parametrize("recipe", ["mini"])
+def test_full_recipe_has_a_quick_variant(recipe: str) -> None:
+    assert MatrixRequest(recipe=recipe, out=Path("x"), quick=True).recipe_name() == f"{recipe}-quick"
