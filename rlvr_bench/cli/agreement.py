@@ -10,8 +10,8 @@ from rich.table import Table
 
 from rlvr_bench.cli.app import app, console, split_names, user_errors_exit_2
 from rlvr_bench.cli.progress import judging_progress
-from rlvr_bench.judges.registry import offline_presets
 from rlvr_bench.errors import UserError
+from rlvr_bench.judges.registry import offline_presets
 from rlvr_bench.pipelines.agreement import agreement, resolve_judges
 from rlvr_bench.pipelines.inputs import load_inputs
 

@@ -159,7 +159,7 @@ def _warnings(per_rater: RaterSummary, pairwise: PairwiseAgreement) -> tuple[str
     n_units = per_rater.n_scored + per_rater.n_unscored
     for name, unscored, total in zip(per_rater.raters, per_rater.n_unscored, n_units, strict=True):
         if unscored > 0:
-            notes.append(f"{name}: {unscored} of {total} verdicts unscored (judge could not score them), excluded pairwise")
+            notes.append(f"{name}: {unscored} of {total} verdicts unscored (the judge could not score them)")
     k = len(pairwise.raters)
     for i in range(k):
         for j in range(i + 1, k):

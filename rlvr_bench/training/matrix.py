@@ -124,11 +124,13 @@ def run_sft_start(recipe: Recipe, folder: Path, say: Say) -> Path:
     if not recipe.policy.is_tiny:
         # full-scale recipes start RL from the checkpoint as given (the study's base model)
         return Path(recipe.policy.source)
+    import datasets
     import torch
 
     from rlvr_bench.training.rl import _tiny_policy, load_training_data
     from rlvr_bench.training.tiny_models import save_policy
 
+    datasets.disable_progress_bars()
     if recipe.runtime.threads:
         torch.set_num_threads(recipe.runtime.threads)
     torch.manual_seed(recipe.seed)

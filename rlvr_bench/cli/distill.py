@@ -1,0 +1,130 @@
+"""`rlvr-bench distill`: train a small verifier on a teacher judge's verdicts and measure how well it imitates it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from rlvr_bench.cli.app import app, console, err_console, split_names, user_errors_exit_2
+from rlvr_bench.errors import ConfigError, UserError
+from rlvr_bench.rundir import default_run_path
+
+
+def _fmt(block: dict[str, Any] | None, digits: int = 3) -> str:
+    if not block or block.get("estimate") is None:
+        return "—"
+    text = f"{block['estimate']:.{digits}f}"
+    if block.get("ci_low") is not None and block.get("ci_high") is not None:
+        text += f" [{block['ci_low']:.2f}, {block['ci_high']:.2f}]"
+    return text
+
+
+def print_results(results: dict[str, Any]) -> None:
+    head = results["held_out"]["student_vs_teacher"]
+    data = results["data"]
+    table = Table(title=f"{results['student']['name']} vs teacher {results['teacher']} on held-out questions "
+                        f"({head['n']} responses, {head['n_questions']} questions; 95% CI, bootstrap over questions)")
+    for column in ("Cohen's kappa", "accuracy", "FPR", "FNR", "AC1", "student unscored", "teacher YES rate"):
+        table.add_column(column, justify="right")
+    table.add_row(_fmt(head["cohen_kappa"]), _fmt(head["accuracy"]), _fmt(head["false_positive_rate"]),
+                  _fmt(head["false_negative_rate"]), _fmt(head["gwet_ac1"]), str(head["n_unscored"]),
+                  _fmt(head["teacher_yes_rate"]))
+    console.print(table)
+    agreement = results["held_out"]["agreement"]
+    judges = agreement["judges"]
+    if len(judges) > 2:
+        pairwise = agreement["overall"]["pairwise"]
+        others = Table(title="Held-out agreement with the other judges (Cohen's kappa, n)")
+        others.add_column("judge")
+        for column in ("vs student", "vs teacher"):
+            others.add_column(column, justify="right")
+        for j in range(2, len(judges)):
+            cells = []
+            for i in (0, 1):
+                kappa = pairwise["cohen_kappa"]["estimate"][i][j]
+                cells.append(("—" if kappa is None else f"{kappa:.3f}") + f" (n={pairwise['n_scored'][i][j]})")
+            others.add_row(judges[j], *cells)
+        console.print(others)
+    dropped = data["n_teacher_unscored_dropped"] + data["n_without_teacher_dropped"]
+    console.print(f"train: {data['train']['n_examples']} examples / {data['train']['n_questions']} questions "
+                  f"(teacher YES rate {data['train']['teacher_yes_rate']:.3f}, balance {data['balance']}); "
+                  f"dropped {dropped} without a scored teacher verdict; "
+                  f"training {results['training']['wall_time_s']} s",
+                  markup=False)
+    verdict = "meets" if results["meets_target"] else "does not meet"
+    console.print(f"kappa {verdict} the target of {results['target_kappa']}", markup=False)
+    console.print(f"judge preset: {results['student']['preset']}", markup=False)
+
+
+@app.command()
+@user_errors_exit_2
+def distill(
+    teacher: Annotated[str, typer.Option("--teacher", help="The judge whose verdicts the student learns (its name in "
+                                                           "the runs, or a preset when generating data).")],
+    student: Annotated[str, typer.Option(
+        "--student", help="tiny (a small llama built here), minilm-classifier (a head on MiniLM embeddings), or a "
+                          "local checkpoint folder / hub id (e.g. Qwen/Qwen2.5-7B-Instruct).")] = "tiny",
+    judgments: Annotated[list[str] | None, typer.Option(
+        "--judgments", help="Run directory with the teacher's verdicts (judgments.jsonl or a train run's "
+                            "exploration_judgments.jsonl); repeat or comma-separate for several.")] = None,
+    generate: Annotated[int, typer.Option(
+        "--generate", help="Also generate N procedural questions with exploration-like responses, judged by the "
+                           "teacher.")] = 0,
+    responses_per_question: Annotated[int, typer.Option(
+        "--responses-per-question", help="Generated responses per question.")] = 4,
+    also: Annotated[str | None, typer.Option(
+        "--also", help="Comma-separated judges that also judge the held-out responses, for comparison.")] = None,
+    held_out: Annotated[float, typer.Option("--held-out", help="Share of questions held out for evaluation.")] = 0.2,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the split, the data generator and training.")] = 0,
+    prompt: Annotated[str, typer.Option(
+        "--prompt", help="Verifier prompt template of a generative student (judges/prompts/NAME.txt or a file).")
+    ] = "verifier",
+    name: Annotated[str | None, typer.Option("--name", help="The student judge's name.")] = None,
+    preset_out: Annotated[Path | None, typer.Option(
+        "--preset-out", help="Also write the student's preset here, e.g. judges/NAME.yaml.")] = None,
+    steps: Annotated[int | None, typer.Option("--steps", help="Optimiser steps (default: from --epochs).")] = None,
+    epochs: Annotated[float | None, typer.Option("--epochs", help="Passes over the training set.")] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Examples per device per step.")] = None,
+    grad_accum: Annotated[int | None, typer.Option("--grad-accum", help="Gradient accumulation steps.")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
+    balance: Annotated[str | None, typer.Option(
+        "--balance", help="none, or oversample (repeat minority-verdict examples to balance YES and NO).")] = None,
+    head: Annotated[str | None, typer.Option("--head", help="minilm-classifier head: mlp or logistic.")] = None,
+    max_length: Annotated[int | None, typer.Option(
+        "--max-length", help="Longest training example in tokens; longer ones are dropped (counted).")] = None,
+    threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads.")] = None,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the CIs.")] = 1000,
+    out: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/distill-<time>).")] = None,
+) -> None:
+    """Distill a verifier from a teacher judge's YES/NO verdicts (SFT on the verdict token) and evaluate it."""
+    from rlvr_bench.training.distill import DistillRequest, run_distill
+    from rlvr_bench.training.distill_students import default_settings
+
+    runs = tuple(Path(p) for value in (judgments or []) for p in (split_names(value) or []))
+    if bootstrap < 0:
+        raise UserError("--bootstrap must be >= 0")
+    try:
+        settings = default_settings(student, steps=steps, epochs=epochs, batch_size=batch_size,
+                                    gradient_accumulation_steps=grad_accum, learning_rate=lr, balance=balance,
+                                    head=head, max_length=max_length, threads=threads)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    import datasets
+    import transformers
+
+    # progress goes through one line per logged step; library progress bars would interleave with it
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()
+    request = DistillRequest(teacher=teacher, student=student, out=out or default_run_path("distill"), inputs=runs,
+                             generate_questions=generate, responses_per_question=responses_per_question,
+                             also_judges=tuple(split_names(also) or ()), held_out_fraction=held_out, seed=seed,
+                             prompt=prompt, name=name, preset_out=preset_out, n_bootstrap=bootstrap,
+                             settings=settings)
+    results = run_distill(request, say=lambda text: err_console.print(text, markup=False, highlight=False,
+                                                                        soft_wrap=True))
+    if results:
+        print_results(results)
+        console.print(f"run directory: {request.out}", markup=False)

@@ -1,0 +1,380 @@
+"""`rlvr-bench distill`: a small verifier trained on a teacher judge's YES/NO verdicts, and how well it imitates it.
+
+The study (Su et al. 2025) distilled a 7B generative verifier by supervised
+fine-tuning on the verdicts Qwen2.5-72B-Instruct gave during RL exploration. This
+module does the same for any teacher judge and any student:
+
+1. teacher verdicts from run directories (and/or generated exploration-like data,
+   :mod:`rlvr_bench.training.distill_data`); unscored teacher verdicts are dropped
+   and counted;
+2. a seeded split by *question* into training and held-out examples;
+3. training (:mod:`rlvr_bench.training.distill_students`): SFT of a generative
+   student on the verdict token, or a MiniLM classifier head;
+4. a judge preset ``<run>/judge.yaml`` pointing at the saved student, so every
+   command can use it at once (``--judges <run>/judge.yaml``);
+5. held-out evaluation through the agreement harness: the student judges the
+   held-out responses through that preset's backend, and its verdicts are compared
+   with the teacher's (teacher = gold: accuracy, Cohen's kappa, false-positive and
+   false-negative rates) and with every other judge that judged the same responses,
+   with clustered-bootstrap CIs (questions resampled).
+
+Full scale (the study's setting: Qwen2.5-7B-Instruct on the 72B teacher's verdicts from
+an RL run's exploration log, 128 examples per step, prompts up to 4,096 tokens) runs the
+same command under accelerate with the bundled DeepSpeed config, on one node of 8 GPUs
+(4 per device x 4 accumulation steps x 8 processes = 128)::
+
+    accelerate launch --config_file training/accelerate/deepspeed_zero3.yaml --num_processes 8 \
+        $(which rlvr-bench) distill --judgments runs/train-qwen2.5-7b-rloo-rm7b --teacher qwen72b \
+        --student Qwen/Qwen2.5-7B-Instruct --grad-accum 4 --out runs/distill-rm7b
+
+Every process prepares the same data (deterministic in the seed) and trains; process 0
+alone evaluates the held-out questions and writes the run directory. (Not exercised on
+this CPU-only machine; the single-process path is the one tested.)
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from rlvr_bench.errors import ConfigError, UserError
+from rlvr_bench.judges.base import Judge, JudgeSpec
+from rlvr_bench.judges.prompting import load_template
+from rlvr_bench.judges.registry import build_judge, build_judges, resolve_preset
+from rlvr_bench.judges.verdict_parsing import VerdictWords
+from rlvr_bench.judging import judge_responses
+from rlvr_bench.pipelines.agreement import agreement_results
+from rlvr_bench.pipelines.inputs import verdict_matrix
+from rlvr_bench.records import Judgment, Response
+from rlvr_bench.rundir import RunWriter
+from rlvr_bench.stats import gold_agreement
+from rlvr_bench.training.distill_data import (
+    Example,
+    JudgedData,
+    Split,
+    balanced,
+    exploration_like_data,
+    load_judged_runs,
+    merge,
+    split_by_question,
+    teacher_examples,
+)
+from rlvr_bench.training.distill_students import (
+    CLASSIFIER_STUDENT,
+    TINY_STUDENT,
+    DistillSettings,
+    train_classifier_student,
+    train_generative_student,
+    write_train_log,
+)
+
+RESULTS_SCHEMA = "rlvr-bench/distill/v1"
+#: the issue's target for the student's agreement with its teacher on held-out questions
+TARGET_KAPPA = 0.8
+CHECKPOINT_DIR = "checkpoint"
+CLASSIFIER_FILE = "classifier.npz"
+PRESET_FILE = "judge.yaml"
+TRAIN_LOG_FILE = "train_log.jsonl"
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DistillRequest:
+    """Everything `rlvr-bench distill` needs; see the CLI help for each option."""
+
+    teacher: str
+    student: str
+    out: Path
+    #: run directories holding the teacher's verdicts
+    inputs: tuple[Path, ...] = ()
+    #: generate this many procedural questions with exploration-like responses, judged by the teacher
+    generate_questions: int = 0
+    responses_per_question: int = 4
+    #: judges (preset names / files) that also judge the held-out responses, for comparison
+    also_judges: tuple[str, ...] = ()
+    held_out_fraction: float = 0.2
+    seed: int = 0
+    #: verifier prompt template of generative students (as in the hf presets)
+    prompt: str = "verifier"
+    #: the student judge's name (default "<teacher>-distilled-<student kind>")
+    name: str | None = None
+    #: also write the preset here (e.g. judges/NAME.yaml); its name is the file's stem
+    preset_out: Path | None = None
+    n_bootstrap: int = 1000
+    settings: DistillSettings = field(default_factory=DistillSettings)
+
+    @property
+    def student_kind(self) -> str:
+        if self.student in (TINY_STUDENT, CLASSIFIER_STUDENT):
+            return self.student
+        return "checkpoint"
+
+    def student_name(self, taken: Sequence[str]) -> str:
+        short = self.student if self.student_kind != "checkpoint" else Path(self.student.rstrip("/")).name
+        name = self.name or f"{self.teacher}-distilled-{short}".replace(" ", "-")
+        if name in taken and self.name is None:
+            name += "-new"
+        if name in taken:
+            raise UserError(f"student name {name!r} is already a judge in the inputs; choose another with --name")
+        return name
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def _teacher_judge(name: str) -> Judge:
+    return build_judge(resolve_preset(name).spec)
+
+
+def gather_inputs(request: DistillRequest, say: Say) -> JudgedData:
+    """The runs' verdicts plus (when asked) generated exploration-like data judged by the teacher."""
+    if not request.inputs and request.generate_questions <= 0:
+        raise UserError("give --judgments RUN (runs holding the teacher's verdicts) and/or --generate N")
+    parts: list[JudgedData] = []
+    if request.inputs:
+        parts.append(load_judged_runs(list(request.inputs)))
+    if request.generate_questions > 0:
+        teacher = _teacher_judge(request.teacher)
+        say(f"generating {request.generate_questions} procedural questions x {request.responses_per_question} "
+            f"exploration-like responses, judged by {teacher.name}")
+        parts.append(exploration_like_data(teacher, request.generate_questions, request.responses_per_question,
+                                           request.seed))
+    return merge(parts)
+
+
+def check_student(request: DistillRequest) -> None:
+    """Fail early, in one line, when a checkpoint student cannot be loaded here."""
+    if request.student_kind != "checkpoint":
+        return
+    from rlvr_bench.judges.model_judge import checkpoint_reason
+
+    student = request.student
+    path = Path(student).expanduser()
+    if path.exists() or path.is_absolute() or student.startswith((".", "~")) or student.count("/") > 1:
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"--student {student}: no config.json there; give tiny, minilm-classifier, a checkpoint "
+                              f"folder saved with save_pretrained, or a hub id")
+        return
+    if checkpoint_reason(JudgeSpec(name="student", backend="hf"), student) is not None:
+        raise ConfigError(f"--student {student}: not in the local Hugging Face cache and downloads are off "
+                          f"(HF_HUB_OFFLINE=1); give a local checkpoint folder")
+
+
+# ---------------------------------------------------------------- presets
+
+
+def student_preset(request: DistillRequest, name: str, artefact: Path, description: str) -> dict[str, Any]:
+    """The preset (YAML content) of the trained student; ``artefact`` is its checkpoint folder or weights file."""
+    if request.student_kind == CLASSIFIER_STUDENT:
+        params: dict[str, Any] = {"weights": str(artefact.resolve())}
+        backend = "minilm-classifier"
+    else:
+        params = {"model": str(artefact.resolve()), "prompt": request.prompt}
+        if request.student_kind == TINY_STUDENT:
+            # a model this small runs fastest in float32 on one CPU thread
+            params.update(device="cpu", dtype="float32", batch_size=64, threads=1)
+        backend = "hf"
+    return {"name": name, "backend": backend, "offline": True, "description": description, "params": params}
+
+
+def write_preset(preset: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(preset, sort_keys=False, width=110), encoding="utf-8")
+    return path
+
+
+def _spec(preset: dict[str, Any]) -> JudgeSpec:
+    return JudgeSpec(name=preset["name"], backend=preset["backend"], description=preset["description"],
+                     params=preset["params"])
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def _estimate(block: dict[str, Any]) -> dict[str, Any]:
+    return {"estimate": block["estimate"], "ci_low": block["ci_low"], "ci_high": block["ci_high"]}
+
+
+def _complement(block: dict[str, Any]) -> dict[str, Any]:
+    """1 - x for an estimate block (the percentile interval flips with the map)."""
+    def flip(value: float | None) -> float | None:
+        return None if value is None else 1.0 - value
+
+    return {"estimate": flip(block["estimate"]), "ci_low": flip(block["ci_high"]), "ci_high": flip(block["ci_low"])}
+
+
+def student_vs_teacher(student: str, held_out: Sequence[Example], student_verdicts: dict[str, Any],
+                       n_bootstrap: int, seed: int) -> dict[str, Any]:
+    """The student's verdicts against the teacher's on held-out examples (teacher = gold), with CIs.
+
+    Rates are fractions in [0, 1]: ``false_positive_rate`` = student YES among teacher NO,
+    ``false_negative_rate`` = student NO among teacher YES; ``cohen_kappa`` in [-1, 1].
+    """
+    passed = np.array([[np.nan if (v := student_verdicts[e.response.id]).passed is None else float(v.passed)]
+                       for e in held_out])
+    teacher = np.array([float(e.teacher_yes) for e in held_out])
+    codes = {g: i for i, g in enumerate(dict.fromkeys(e.group for e in held_out))}
+    clusters = np.array([codes[e.group] for e in held_out], dtype=np.int64)
+    row = gold_agreement(passed, teacher, [student], clusters, n_bootstrap, seed).to_json()[0]
+    keys = ("accuracy", "cohen_kappa", "gwet_ac1", "precision", "recall", "specificity", "false_positive_rate", "f1")
+    out: dict[str, Any] = {
+        "n": len(held_out), "n_questions": len(codes), "n_scored": row["n_scored"], "n_unscored": row["n_unscored"],
+        "confusion": {"tp": row["true_positive"], "fp": row["false_positive"], "fn": row["false_negative"],
+                      "tn": row["true_negative"]},
+        "teacher_yes_rate": _estimate(row["gold_pass_rate"]),
+    }
+    out.update({key: _estimate(row[key]) for key in keys})
+    out["false_negative_rate"] = _complement(row["recall"])
+    return out
+
+
+def held_out_agreement(names: list[str], held_out: Sequence[Example], judgments: list[Judgment],
+                       n_bootstrap: int, seed: int) -> dict[str, Any]:
+    """The agreement harness (results as in `rlvr-bench agreement`) over the held-out responses."""
+    responses = [replace(e.response, metadata={**e.response.metadata, "domain": e.item.domain}) for e in held_out]
+    wanted = {r.id for r in responses}
+    mine = [j for j in judgments if j.response_id in wanted and j.judge in names]
+    matrix = verdict_matrix(mine, responses, names)
+    return agreement_results(matrix, mine, n_bootstrap, seed)
+
+
+# ---------------------------------------------------------------- the run
+
+
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0") or 0)
+
+
+def _records(split: Split, data: JudgedData, extra: list[Judgment]) -> tuple[list[Any], list[Response],
+                                                                              list[Judgment]]:
+    """Items, responses (tagged with their side of the split) and judgments of every example, for the run."""
+    side = {e.response.id: "train" for e in split.train} | {e.response.id: "held_out" for e in split.held_out}
+    examples = {e.response.id: e for e in (*split.train, *split.held_out)}
+    responses = [replace(examples[rid].response, metadata={**examples[rid].response.metadata, "distill_split": s})
+                 for rid, s in side.items()]
+    item_ids = {r.item_id for r in responses}
+    items = [item for item in data.items if item.id in item_ids]
+    judgments = [j for j in data.judgments if j.response_id in side] + extra
+    return items, responses, judgments
+
+
+def run_distill(request: DistillRequest, say: Say = print) -> dict[str, Any]:
+    """Distill, evaluate on held-out questions and write the run directory; returns ``results.json``'s content."""
+    began = time.perf_counter()
+    settings = request.settings
+    check_student(request)
+    also = build_judges(list(request.also_judges)) if request.also_judges else []
+    words = VerdictWords()
+    template = load_template(request.prompt)
+    data = gather_inputs(request, say)
+    selected = teacher_examples(data, request.teacher)
+    if selected.n_teacher_unscored or selected.n_without_teacher:
+        say(f"left out {selected.n_teacher_unscored} responses the teacher could not score and "
+            f"{selected.n_without_teacher} it did not judge")
+    split = split_by_question(selected.examples, request.held_out_fraction, request.seed)
+    train = balanced(split.train, request.seed) if settings.balance == "oversample" else list(split.train)
+    sizes = split.summary()
+    say(f"{sizes['train']['n_examples']} training examples ({sizes['train']['n_questions']} questions), "
+        f"{sizes['held_out']['n_examples']} held out ({sizes['held_out']['n_questions']} questions); "
+        f"teacher YES rate {sizes['train']['teacher_yes_rate']:.3f} (train)")
+    name = request.student_name([*data.judges, *(j.name for j in also)])
+    config = {"teacher": request.teacher, "student": request.student, "student_name": name,
+              "inputs": data.sources, "generate_questions": request.generate_questions,
+              "responses_per_question": request.responses_per_question, "held_out_fraction": request.held_out_fraction,
+              "seed": request.seed, "prompt": request.prompt, "also_judges": list(request.also_judges),
+              "n_bootstrap": request.n_bootstrap, "settings": settings.to_json()}
+
+    if _rank() != 0:
+        # other accelerate processes train alongside process 0, which alone evaluates and writes the run
+        if request.student_kind != CLASSIFIER_STUDENT:
+            work = request.out.with_name(f".{request.out.name}.distill-work")
+            train_generative_student(request.student, train, template, words, settings, work / CHECKPOINT_DIR,
+                                     work / "trainer", request.seed, lambda _: None)
+        return {}
+
+    with RunWriter(request.out, "distill", config) as writer:
+        folder = writer.folder
+        if request.student_kind == CLASSIFIER_STUDENT:
+            artefact = folder / CLASSIFIER_FILE
+            training = train_classifier_student(train, settings, artefact, request.seed, say)
+        else:
+            artefact = folder / CHECKPOINT_DIR
+            # a shared work folder: accelerate processes must agree on where trl writes
+            work = request.out.with_name(f".{request.out.name}.distill-work")
+            try:
+                training = train_generative_student(request.student, train, template, words, settings,
+                                                    work / CHECKPOINT_DIR, work / "trainer", request.seed, say)
+                shutil.move(str(work / CHECKPOINT_DIR), str(artefact))
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
+        write_train_log(folder / TRAIN_LOG_FILE, training.pop("log_history", []))
+        say(f"training done in {training['wall_time_s']} s")
+
+        # held-out evaluation through the student's own preset (pointing at the staged files for now)
+        staged = student_preset(request, name, artefact, "")
+        student = build_judge(_spec(staged))
+        held_items = {e.item.id: e.item for e in split.held_out}
+        held_responses = [e.response for e in split.held_out]
+        say(f"judging {len(held_responses)} held-out responses with {name}"
+            + (f" and {', '.join(j.name for j in also)}" if also else ""))
+        eval_began = time.perf_counter()
+        # a fresh student is never in the judgment cache and never will be again: bypass it
+        new = judge_responses([student], list(held_items.values()), held_responses, cache=None)
+        new += judge_responses(also, list(held_items.values()), held_responses) if also else []
+        eval_s = time.perf_counter() - eval_began
+        verdicts = {j.response_id: j.verdict for j in new if j.judge == name}
+        headline = student_vs_teacher(name, split.held_out, verdicts, request.n_bootstrap, request.seed)
+        others = [j for j in data.judges if j not in (request.teacher, name)]
+        names = [name, request.teacher, *others, *(j.name for j in also)]
+        items, responses, judgments = _records(split, data, new)
+        agreement = held_out_agreement(names, split.held_out, judgments, request.n_bootstrap, request.seed)
+
+        kappa = headline["cohen_kappa"]["estimate"]
+        kappa_text = "undefined" if kappa is None else f"{kappa:.3f}"
+        description = (f"Verifier distilled by rlvr-bench distill from {request.teacher}'s verdicts "
+                       f"({len(split.train)} examples) into {request.student}; held-out Cohen's kappa vs the "
+                       f"teacher {kappa_text} on {headline['n_questions']} questions")
+        final_artefact = request.out.resolve() / artefact.name
+        preset = student_preset(request, name, final_artefact, description)
+        write_preset(preset, folder / PRESET_FILE)
+        results: dict[str, Any] = {
+            "schema": RESULTS_SCHEMA,
+            "teacher": request.teacher,
+            "student": {"name": name, "kind": request.student_kind, "source": request.student,
+                        "backend": preset["backend"], "artefact": str(final_artefact),
+                        "preset": str(request.out.resolve() / PRESET_FILE)},
+            "data": {
+                "n_responses": len(data.responses),
+                "n_teacher_unscored_dropped": selected.n_teacher_unscored,
+                "n_without_teacher_dropped": selected.n_without_teacher,
+                "n_examples": len(selected.examples),
+                "train": sizes["train"], "held_out": sizes["held_out"],
+                "balance": settings.balance, "n_train_rows": len(train),
+                "split_unit": "question text", "held_out_fraction": request.held_out_fraction,
+            },
+            "training": training,
+            "held_out": {"student_vs_teacher": headline, "agreement": agreement,
+                         "evaluation_wall_time_s": round(eval_s, 1)},
+            "target_kappa": TARGET_KAPPA,
+            "meets_target": kappa is not None and kappa >= TARGET_KAPPA,
+            "wall_time_s": round(time.perf_counter() - began, 1),
+        }
+        if request.preset_out is not None:
+            results["student"]["preset_out"] = str(request.preset_out)
+        writer.write_items(items)
+        writer.write_responses(responses)
+        writer.write_judgments(judgments)
+        writer.write_results(results)
+        writer.commit()
+    if request.preset_out is not None:
+        write_preset({**preset, "name": request.preset_out.stem}, request.preset_out)
+    return results

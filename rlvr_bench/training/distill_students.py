@@ -1,0 +1,442 @@
+"""Training the distilled verifier: a generative student by SFT (trl), or a MiniLM classifier head.
+
+Generative student (``--student tiny``, a local checkpoint folder or a hub id):
+every example is the verifier prompt rendered exactly as the ``hf`` judge renders
+it at inference (same template, the model's chat template, same tokenisation:
+see :func:`verifier_prompt_ids`), followed by one target token, the teacher's
+verdict word (YES or NO). The loss is on that token only: the dataset is handed
+to trl's ``SFTTrainer`` pre-tokenised with a ``completion_mask`` (0 on the
+prompt, 1 on the verdict) and ``completion_only_loss=True``, trl's prompt-completion
+masking without letting trl re-tokenise the prompt differently from inference or
+append an EOS token to the target.
+
+``tiny`` builds a small llama-architecture model and a BPE tokenizer trained on the
+rendered prompts, with the project's own builders (:func:`rlvr_bench.training.tiny_models.train_tokenizer`,
+:func:`~rlvr_bench.training.tiny_models.build_tiny_policy`) plus the tiny judge's chat
+template (:data:`rlvr_bench.judges.tiny_judge.CHAT_TEMPLATE`), whose turn markers become
+special tokens.
+
+Classifier student (``--student minilm-classifier``): :mod:`rlvr_bench.judges.minilm_classifier`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from rlvr_bench.errors import ConfigError
+from rlvr_bench.judges.prompting import PromptTemplate, RenderedPrompt
+from rlvr_bench.judges.verdict_parsing import VerdictWords
+from rlvr_bench.training.distill_data import Example
+from rlvr_bench.training.tiny_models import TinyPolicySpec
+
+Say = Callable[[str], None]
+TINY_STUDENT = "tiny"
+CLASSIFIER_STUDENT = "minilm-classifier"
+#: the turn markers of the tiny judge's chat template, made special tokens of a tiny student's tokenizer
+CHAT_MARKERS = ("<|end|>", "<|system|>", "<|user|>", "<|assistant|>")
+
+
+@dataclass(frozen=True)
+class DistillSettings:
+    """How the student is trained. :func:`default_settings` gives sensible values per student kind."""
+
+    #: optimiser steps; None = ``epochs`` passes over the (balanced) training set
+    steps: int | None = None
+    epochs: float = 1.0
+    #: examples per device per step (before gradient accumulation)
+    batch_size: int = 32
+    gradient_accumulation_steps: int = 1
+    learning_rate: float = 3e-3
+    #: transformers scheduler name: "cosine", "linear", "constant", ...
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.0
+    #: longest example in tokens (prompt + verdict); longer ones are dropped and counted
+    max_length: int = 4096
+    #: "none" or "oversample" (repeat minority-verdict examples until YES and NO are equally many)
+    balance: str = "none"
+    #: torch CPU threads (None: torch's default)
+    threads: int | None = None
+    #: "auto" (cuda when present), "cpu", "cuda"
+    device: str = "auto"
+    #: bfloat16 mixed precision (GPU only)
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+    #: run the instruction prefix every example shares once per batch (see :func:`shared_prefix_trainer`)
+    shared_prefix: bool = False
+    #: weights dtype of a checkpoint student: "auto" (bfloat16 on GPU, float32 on CPU), "float32", "bfloat16"
+    dtype: str = "auto"
+    #: size of a ``tiny`` student (max_position_embeddings is raised to fit the longest prompt)
+    tiny: TinyPolicySpec = field(default_factory=lambda: TinyPolicySpec(
+        vocab_size=640, hidden_size=128, intermediate_size=384, num_hidden_layers=2, num_attention_heads=4,
+        max_position_embeddings=256))
+    #: head of a ``minilm-classifier`` student: "mlp" or "logistic"
+    head: str = "mlp"
+    head_hidden_size: int = 256
+    head_regularization: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps must be positive, got {self.steps}")
+        if self.epochs <= 0 or self.batch_size < 1 or self.gradient_accumulation_steps < 1:
+            raise ValueError("epochs, batch_size and gradient_accumulation_steps must be positive")
+        if not 0.0 < self.learning_rate < 1.0:
+            raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
+        if self.balance not in ("none", "oversample"):
+            raise ValueError(f"balance must be 'none' or 'oversample', got {self.balance!r}")
+        if self.head not in ("mlp", "logistic"):
+            raise ValueError(f"head must be 'mlp' or 'logistic', got {self.head!r}")
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def default_settings(student: str, **overrides: Any) -> DistillSettings:
+    """Defaults per student kind, then ``overrides`` (None values ignored).
+
+    - ``tiny``: 5 epochs, batch 32, lr 1e-3 (cosine), balanced verdicts, 1 CPU thread (the model
+      is too small for a second thread to pay off on a shared machine);
+    - ``minilm-classifier``: MLP head (256 ReLU units), balanced verdicts;
+    - a checkpoint (e.g. Qwen/Qwen2.5-7B-Instruct): the study's recipe scaled to one node:
+      per-device batch 4 x 32 accumulation steps (128 per step on 1 GPU; lower the accumulation on
+      more GPUs), lr 1e-5 (cosine, 3 % warm-up), 1 epoch, bf16, gradient checkpointing, prompts
+      up to 4,096 tokens.
+    """
+    if student == TINY_STUDENT:
+        base = DistillSettings(epochs=5.0, batch_size=32, learning_rate=1e-3, balance="oversample", threads=1,
+                               max_length=1024, shared_prefix=True)
+    elif student == CLASSIFIER_STUDENT:
+        base = DistillSettings(balance="oversample")
+    else:
+        base = DistillSettings(epochs=1.0, batch_size=4, gradient_accumulation_steps=32, learning_rate=1e-5,
+                               warmup_ratio=0.03, bf16=True, gradient_checkpointing=True,
+                               max_length=4096)
+    return replace(base, **{key: value for key, value in overrides.items() if value is not None})
+
+
+# ---------------------------------------------------------------- prompts as tokens
+
+
+def verifier_prompt_ids(tokenizer: Any, prompt: RenderedPrompt) -> list[int]:
+    """Token ids of a rendered verifier prompt, exactly as the ``hf`` judge encodes it at inference.
+
+    Mirrors ``HFVerifierModel.encode`` (chat template with the generation prompt, then the
+    assistant prefix, no extra special tokens); a test checks the two agree token for token.
+    """
+    if prompt.raw is not None:
+        ids: list[int] = tokenizer(prompt.raw + prompt.assistant_prefix)["input_ids"]
+        return ids
+    if not getattr(tokenizer, "chat_template", None):
+        raise ConfigError("the student's tokenizer has no chat template; use a [prompt] template (--prompt)")
+    text = tokenizer.apply_chat_template(prompt.chat_messages(), add_generation_prompt=True, tokenize=False)
+    ids = tokenizer(str(text) + prompt.assistant_prefix, add_special_tokens=False)["input_ids"]
+    return ids
+
+
+def prompt_text(tokenizer: Any, prompt: RenderedPrompt) -> str:
+    if prompt.raw is not None:
+        return prompt.raw + prompt.assistant_prefix
+    return str(tokenizer.apply_chat_template(prompt.chat_messages(), add_generation_prompt=True, tokenize=False)) \
+        + prompt.assistant_prefix
+
+
+def verdict_token_ids(tokenizer: Any, sample: RenderedPrompt, words: VerdictWords) -> tuple[int, int]:
+    """(YES id, NO id): the single token each verdict word becomes right after the prompt.
+
+    Found by tokenising prompt + word (so a tokenizer that merges a leading space or newline into
+    the word is respected); falls back to a vocabulary token spelling exactly the word. The hf
+    judge sums every spelling of each word, so either choice is read back at inference.
+    """
+    text = prompt_text(tokenizer, sample)
+    base = tokenizer(text, add_special_tokens=False)["input_ids"]
+    chosen: list[int] = []
+    for side, word in ((True, words.positive[0]), (False, words.negative[0])):
+        full = tokenizer(text + word, add_special_tokens=False)["input_ids"]
+        tail = full[len(base):] if full[: len(base)] == base else []
+        if len(tail) == 1 and words.classify(tokenizer.decode(tail)) is side:
+            chosen.append(int(tail[0]))
+            continue
+        exact = tokenizer.convert_tokens_to_ids(word)
+        if isinstance(exact, int) and exact != tokenizer.unk_token_id and words.classify(tokenizer.decode([exact])) \
+                is side:
+            chosen.append(exact)
+            continue
+        raise ConfigError(f"the student's tokenizer has no single token for the verdict word {word!r}; "
+                          f"the hf judge reads the verdict from one token")
+    return chosen[0], chosen[1]
+
+
+@dataclass(frozen=True)
+class TokenisedSet:
+    rows: list[dict[str, list[int]]]
+    #: examples dropped because prompt + verdict exceed ``max_length`` tokens
+    n_too_long: int
+    longest: int
+
+
+def sft_rows(tokenizer: Any, template: PromptTemplate, examples: Sequence[Example], words: VerdictWords,
+             max_length: int) -> TokenisedSet:
+    """Pre-tokenised trl rows: ``input_ids`` = prompt + verdict token, ``completion_mask`` 1 on the verdict only."""
+    if not examples:
+        raise ConfigError("no training examples left to distill from")
+    yes_id, no_id = verdict_token_ids(tokenizer, template.render(examples[0].triple), words)
+    rows: list[dict[str, list[int]]] = []
+    too_long = longest = 0
+    for example in examples:
+        ids = verifier_prompt_ids(tokenizer, template.render(example.triple))
+        if len(ids) + 1 > max_length:
+            too_long += 1
+            continue
+        longest = max(longest, len(ids) + 1)
+        rows.append({"input_ids": [*ids, yes_id if example.teacher_yes else no_id],
+                     "completion_mask": [0] * len(ids) + [1]})
+    if not rows:
+        raise ConfigError(f"every training example is longer than max_length={max_length} tokens")
+    return TokenisedSet(rows, too_long, longest)
+
+
+# ---------------------------------------------------------------- students
+
+
+def build_tiny_student(template: PromptTemplate, examples: Sequence[Example], spec: TinyPolicySpec,
+                       words: VerdictWords, seed: int) -> tuple[Any, Any, TinyPolicySpec]:
+    """(model, tokenizer, final spec): a tokenizer trained on the rendered prompts, a tiny llama sized to fit them."""
+    from rlvr_bench.judges.tiny_judge import CHAT_TEMPLATE
+    from rlvr_bench.training.tiny_models import build_tiny_policy, train_tokenizer
+
+    corpus: list[str] = []
+    for example in examples:
+        rendered = template.render(example.triple)
+        corpus.append(rendered.raw if rendered.raw is not None else "\n".join(c for _, c in rendered.messages))
+        corpus[-1] += rendered.assistant_prefix
+    # the verdict words must be single tokens: put them in the corpus often enough to be merged
+    corpus.extend([*words.positive, *words.negative] * 50)
+    tokenizer = train_tokenizer(corpus, spec.vocab_size)
+    tokenizer.add_special_tokens({"additional_special_tokens": list(CHAT_MARKERS)})
+    tokenizer.chat_template = CHAT_TEMPLATE
+    longest = max(len(verifier_prompt_ids(tokenizer, template.render(e.triple))) for e in examples) + 1
+    # room for longer held-out prompts; positions are cheap at this size
+    positions = max(spec.max_position_embeddings, 64 * math.ceil(1.5 * longest / 64))
+    spec = replace(spec, max_position_embeddings=positions)
+    tokenizer.model_max_length = positions
+    return build_tiny_policy(spec, tokenizer, seed), tokenizer, spec
+
+
+#: below this many shared tokens the prefix trick is not worth a second forward call
+MIN_SHARED_PREFIX = 16
+
+
+def shared_prefix_length(rows: Sequence[dict[str, list[int]]]) -> int:
+    """Tokens every row starts with, stopping short of each row's last prompt token.
+
+    The last prompt token's hidden state predicts the verdict, so it must be computed with its
+    row: the prefix is at most ``len(shortest row) - 2`` tokens (rows end with the verdict token).
+    """
+    first = rows[0]["input_ids"]
+    length = max(0, min(len(row["input_ids"]) for row in rows) - 2)
+    for row in rows[1:]:
+        ids = row["input_ids"]
+        while length and ids[:length] != first[:length]:
+            length -= 1
+    return length
+
+
+def shared_prefix_trainer(prefix_length: int) -> Any:
+    """An SFTTrainer subclass whose loss runs the instruction prefix common to every example once per batch.
+
+    Every verifier prompt starts with the same system message and instructions (about three
+    quarters of a tiny student's tokens). The prefix goes through the model once, its keys and
+    values are shared by all rows (``DynamicCache`` expanded over the batch, so gradients flow
+    through it once), and only each row's remainder is run: the same loss as running whole
+    rows (causal attention), at a fraction of the compute. Only the positions that predict a
+    completion token go through the LM head. Rows that do not start with the prefix (never, for
+    data made by :func:`sft_rows`) fall back to trl's own loss.
+    """
+    import torch
+    from transformers import DynamicCache
+    from trl import SFTTrainer
+
+    class SharedPrefixSFTTrainer(SFTTrainer):
+        def compute_loss(self, model: Any, inputs: dict[str, Any], return_outputs: bool = False,
+                         num_items_in_batch: Any = None) -> Any:
+            ids, labels, mask = inputs["input_ids"], inputs["labels"], inputs["attention_mask"]
+            batch, width = ids.shape
+            if return_outputs or width <= prefix_length + 1 or not bool((ids[:, :prefix_length] ==
+                                                                          ids[:1, :prefix_length]).all()):
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            cached = model(input_ids=ids[:1, :prefix_length], use_cache=True).past_key_values
+            if cached is None:  # no cache under gradient checkpointing: compute whole rows
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            cache = DynamicCache([(layer.keys.expand(batch, -1, -1, -1), layer.values.expand(batch, -1, -1, -1))
+                                  for layer in cached.layers])
+            positions = torch.arange(prefix_length, width, device=ids.device).expand(batch, -1)
+            hidden = model.get_decoder()(input_ids=ids[:, prefix_length:], attention_mask=mask, position_ids=positions,
+                                         past_key_values=cache).last_hidden_state
+            # hidden state t predicts token t + 1
+            targets = labels[:, prefix_length + 1:]
+            selected = targets != -100
+            logits = model.get_output_embeddings()(hidden[:, :-1][selected]).float()
+            wanted = targets[selected]
+            count = num_items_in_batch if num_items_in_batch is not None else selected.sum()
+            loss = torch.nn.functional.cross_entropy(logits, wanted, reduction="sum") / torch.as_tensor(count).clamp(
+                min=1)
+            mode = "train" if model.training else "eval"
+            correct = (logits.argmax(-1) == wanted).float()
+            self._metrics[mode]["mean_token_accuracy"].append(correct.mean().item() if len(correct) else 0.0)
+            return loss
+
+    return SharedPrefixSFTTrainer
+
+
+def _progress_callback(say: Say, total_steps: int) -> Any:
+    from transformers import TrainerCallback
+
+    class Progress(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
+                   **kwargs: Any) -> None:
+            if logs and "loss" in logs and state.is_world_process_zero:
+                accuracy = logs.get("mean_token_accuracy")
+                extra = f", verdict-token accuracy {accuracy:.3f}" if isinstance(accuracy, float) else ""
+                say(f"step {state.global_step}/{total_steps}: loss {logs['loss']:.4f}{extra}")
+
+    return Progress()
+
+
+def train_generative_student(student: str, train: Sequence[Example], template: PromptTemplate, words: VerdictWords,
+                             settings: DistillSettings, checkpoint: Path, work_dir: Path, seed: int,
+                             say: Say) -> dict[str, Any]:
+    """Fine-tune the student on the teacher's verdicts and save it to ``checkpoint``; returns a summary.
+
+    ``student`` is ``tiny``, a local checkpoint folder or a hub id. The summary holds the step count,
+    wall time, first and last loss, examples dropped as too long and (tiny) the model size.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    if settings.threads:
+        torch.set_num_threads(settings.threads)
+    try:
+        return _train_generative(student, train, template, words, settings, checkpoint, work_dir, seed, say)
+    finally:
+        torch.set_num_threads(threads)  # the process's setting, for whatever runs next
+
+
+def _train_generative(student: str, train: Sequence[Example], template: PromptTemplate, words: VerdictWords,
+                      settings: DistillSettings, checkpoint: Path, work_dir: Path, seed: int,
+                      say: Say) -> dict[str, Any]:
+    import torch
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    torch.manual_seed(seed)
+    summary: dict[str, Any] = {}
+    model: Any
+    if student == TINY_STUDENT:
+        model, tokenizer, spec = build_tiny_student(template, train, settings.tiny, words, seed)
+        summary["tiny"] = asdict(spec)
+        summary["parameters"] = sum(p.numel() for p in model.parameters())
+        say(f"tiny student: {summary['parameters']:,} parameters, vocabulary {len(tokenizer)}")
+        model_init_kwargs = None
+    else:
+        from transformers import AutoTokenizer
+
+        from rlvr_bench.judges.tiny_judge import resolve_model_ref
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(resolve_model_ref(student))
+        except OSError as exc:
+            raise ConfigError(f"cannot load the student's tokenizer {student}: {str(exc).splitlines()[0]}") from None
+        model = resolve_model_ref(student)  # trl loads it, so accelerate / DeepSpeed can place it
+        on_gpu = torch.cuda.is_available() and settings.device != "cpu"
+        model_init_kwargs = {"dtype": settings.dtype if settings.dtype != "auto" else
+                             ("bfloat16" if on_gpu else "float32")}
+    tokens = sft_rows(tokenizer, template, train, words, settings.max_length)
+    summary.update(n_rows=len(tokens.rows), n_too_long=tokens.n_too_long, longest_tokens=tokens.longest)
+    if tokens.n_too_long:
+        say(f"dropped {tokens.n_too_long} training examples longer than {settings.max_length} tokens")
+    per_step = settings.batch_size * settings.gradient_accumulation_steps * _world_size()
+    steps = settings.steps or max(1, math.ceil(settings.epochs * len(tokens.rows) / per_step))
+    use_cpu = settings.device == "cpu" or (settings.device == "auto" and not torch.cuda.is_available())
+    config = SFTConfig(
+        output_dir=str(work_dir), max_steps=steps, per_device_train_batch_size=settings.batch_size,
+        gradient_accumulation_steps=settings.gradient_accumulation_steps, learning_rate=settings.learning_rate,
+        lr_scheduler_type=settings.lr_scheduler, warmup_steps=int(settings.warmup_ratio * steps),
+        weight_decay=settings.weight_decay, logging_steps=max(1, steps // 20), save_strategy="no", report_to=[],
+        use_cpu=use_cpu, bf16=settings.bf16 and not use_cpu, gradient_checkpointing=settings.gradient_checkpointing,
+        seed=seed, completion_only_loss=True, max_length=settings.max_length, dataloader_num_workers=0,
+        disable_tqdm=True, model_init_kwargs=model_init_kwargs,
+    )
+    prefix = shared_prefix_length(tokens.rows) if settings.shared_prefix else 0
+    trainer_class = SFTTrainer
+    if prefix >= MIN_SHARED_PREFIX and not settings.gradient_checkpointing:
+        trainer_class = shared_prefix_trainer(prefix)
+        say(f"the first {prefix} prompt tokens are shared by every example: computed once per batch")
+    summary["shared_prefix_tokens"] = prefix if trainer_class is not SFTTrainer else 0
+    trainer = trainer_class(model=model, args=config, train_dataset=Dataset.from_list(tokens.rows),
+                            processing_class=tokenizer, callbacks=[_progress_callback(say, steps)])
+    _quiet(trainer)
+    say(f"SFT: {steps} steps x {per_step} examples, lr {settings.learning_rate}")
+    began = time.perf_counter()
+    trainer.train()
+    trainer.save_model(str(checkpoint))  # every process: DeepSpeed ZeRO-3 gathers the shards here
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(str(checkpoint))
+    losses = [row["loss"] for row in trainer.state.log_history if "loss" in row]
+    summary.update(steps=steps, examples_per_step=per_step, wall_time_s=round(time.perf_counter() - began, 1),
+                   first_loss=losses[0] if losses else None, final_loss=losses[-1] if losses else None,
+                   log_history=trainer.state.log_history)
+    return summary
+
+
+def _quiet(trainer: Any) -> None:
+    """Drop transformers' PrinterCallback (it prints every log dict to stdout); progress goes through ``say``."""
+    from transformers.trainer_callback import PrinterCallback
+
+    trainer.remove_callback(PrinterCallback)
+
+
+def _world_size() -> int:
+    import os
+
+    return int(os.environ.get("WORLD_SIZE", "1") or 1)
+
+
+def train_classifier_student(train: Sequence[Example], settings: DistillSettings, weights_path: Path, seed: int,
+                             say: Say) -> dict[str, Any]:
+    """Fit a MiniLM classifier head on the teacher's verdicts and save it to ``weights_path``."""
+    import numpy as np
+
+    from rlvr_bench.judges.embed import load_encoder, resolve_model
+    from rlvr_bench.judges.minilm_classifier import feature_matrix, fit_head, save_head
+
+    model, problem = resolve_model(None)
+    if model is None:
+        raise ConfigError(f"the minilm-classifier student {problem}")
+    began = time.perf_counter()
+    # the same example may appear several times after oversampling: embed each once
+    unique = list({id(e): e for e in train}.values())
+    row_of = {id(e): i for i, e in enumerate(unique)}
+    say(f"embedding {len(unique)} training examples with MiniLM")
+    features = feature_matrix([e.triple for e in unique], load_encoder(model, "cpu"))
+    x = features[[row_of[id(e)] for e in train]]
+    y = np.array([e.teacher_yes for e in train], dtype=bool)
+    embed_s = time.perf_counter() - began
+    say(f"fitting the {settings.head} head on {len(y)} rows x {x.shape[1]} features")
+    head, curve = fit_head(x, y, settings.head, seed, settings.head_hidden_size, settings.head_regularization)
+    save_head(head, weights_path)
+    train_accuracy = float(((head.p_yes(x) >= 0.5) == y).mean())
+    return {"head": head.info, "n_rows": len(y), "embedding_wall_time_s": round(embed_s, 1),
+            "wall_time_s": round(time.perf_counter() - began, 1), "train_accuracy": round(train_accuracy, 4),
+            "log_history": [{"epoch": i + 1, "loss": loss} for i, loss in enumerate(curve)]}
+
+
+def write_train_log(path: Path, history: Sequence[dict[str, Any]]) -> None:
+    with path.open("w", encoding="utf-8") as handle:
+        for row in history:
+            handle.write(json.dumps(row, default=str) + "\n")
