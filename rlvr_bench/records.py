@@ -140,6 +140,21 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield line_no, obj
 
 
+def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
+    """A YAML file that must hold a mapping (a preset, task.yaml, a recipe); errors name file:line."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{path}{line}: malformed YAML") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: {what} must be a mapping")
+    return data
+
+
 def write_jsonl(path: Path, rows: Iterable[Mapping[str, Any]]) -> None:
     """Write rows atomically: a reader never sees a half-written file."""
     tmp = path.with_name(path.name + ".tmp")

@@ -145,6 +145,15 @@ class RunWriter:
     def write_results(self, results: Mapping[str, Any]) -> None:
         write_json(self.staging / RESULTS_FILE, results)
 
+    def write_judged_run(self, items: Iterable[Item], responses: Iterable[Response], judgments: Iterable[Judgment],
+                         results: Mapping[str, Any]) -> Path:
+        """Write the inputs, verdicts and results of a judging command, then :meth:`commit`."""
+        self.write_items(items)
+        self.write_responses(responses)
+        self.write_judgments(judgments)
+        self.write_results(results)
+        return self.commit()
+
     def commit(self, report: bool = True) -> Path:
         """Move the finished run into place (replacing an older run at the same path), then
         render its ``report.html`` from the saved files, as every command promises."""

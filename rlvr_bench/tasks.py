@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rlvr_bench.assets import asset_dir
 from rlvr_bench.errors import InputError, unknown_name
-from rlvr_bench.records import SPLITS, Item, Response, read_items, read_responses
+from rlvr_bench.records import SPLITS, Item, Response, read_items, read_responses, read_yaml_mapping
 
 __all__ = ["SPLITS", "Task", "TaskInfo", "list_tasks", "load_task", "resolve_task_folder", "task_folders"]
 
@@ -67,14 +65,7 @@ def _read_task_yaml(folder: Path) -> TaskInfo:
     path = folder / "task.yaml"
     if not path.is_file():
         raise InputError(f"{folder}: not a task folder (no task.yaml)")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{path}{line}: malformed YAML") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: task.yaml must be a mapping")
+    data = read_yaml_mapping(path, "task.yaml")
     for key in ("name", "domains", "items"):
         if key not in data:
             raise InputError(f"{path}: missing field '{key}'")

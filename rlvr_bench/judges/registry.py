@@ -11,11 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rlvr_bench.assets import asset_dir
 from rlvr_bench.errors import ConfigError, InputError, unknown_name
 from rlvr_bench.judges.base import Judge, JudgeSpec
+from rlvr_bench.records import read_yaml_mapping
 
 #: backend name -> "module:Class"; the class takes a JudgeSpec and has a
 #: classmethod ``check(spec) -> str | None`` giving the reason it cannot run.
@@ -43,14 +42,7 @@ class Preset:
 
 
 def _load_preset(path: Path) -> Preset:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{path}{line}: malformed YAML") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: a judge preset must be a mapping")
+    data = read_yaml_mapping(path, "a judge preset")
     if "backend" not in data:
         raise InputError(f"{path}: missing field 'backend'")
     params = data.get("params") or {}

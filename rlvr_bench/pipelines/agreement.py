@@ -150,13 +150,8 @@ def agreement(
                                     on_progress=on_progress, cache=cache_option(use_cache))
         matrix = verdict_matrix(judgments, responses, names)
         results = agreement_results(matrix, judgments, n_bootstrap, seed)
-        run_dir = None
-        if writer is not None:
-            writer.write_items(inputs.items)
-            writer.write_responses(inputs.responses)
-            writer.write_judgments(judgments)
-            writer.write_results(results)
-            run_dir = writer.commit()
+        run_dir = (writer.write_judged_run(inputs.items, inputs.responses, judgments, results)
+                   if writer is not None else None)
     except BaseException:
         if writer is not None:
             writer.__exit__(Exception, None, None)

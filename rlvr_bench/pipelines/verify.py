@@ -164,13 +164,8 @@ def run_verify(plan: VerifyPlan, out: Path | None = None, write: bool = True, ba
         judgments = judge_responses(plan.judges, plan.items, plan.responses, batch_size=batch_size,
                                     on_progress=on_progress, cache=cache_option(use_cache))
         results = verify_results(plan, judgments, config["n_bootstrap"], config["seed"], config["calibration_bins"])
-        run_dir = None
-        if writer is not None:
-            writer.write_items(plan.items)
-            writer.write_responses(plan.responses)
-            writer.write_judgments(judgments)
-            writer.write_results(results)
-            run_dir = writer.commit()
+        run_dir = (writer.write_judged_run(plan.items, plan.responses, judgments, results)
+                   if writer is not None else None)
     except BaseException:
         if writer is not None:
             writer.__exit__(Exception, None, None)

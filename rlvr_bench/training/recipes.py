@@ -19,10 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from rlvr_bench.assets import asset_dir
-from rlvr_bench.errors import ConfigError, InputError, unknown_name
+from rlvr_bench.errors import ConfigError, unknown_name
+from rlvr_bench.records import read_yaml_mapping
 from rlvr_bench.training.rewards import RewardChoice
 from rlvr_bench.training.sft import SftSettings
 from rlvr_bench.training.tiny_models import TinyPolicySpec
@@ -421,12 +420,5 @@ def load_recipe(name_or_path: str) -> Recipe:
         if name_or_path not in paths:
             raise unknown_name("recipe", name_or_path, paths)
         path = paths[name_or_path]
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{path}{line}: malformed YAML") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: a recipe must be a mapping")
+    data = read_yaml_mapping(path, "a recipe")
     return recipe_from_mapping(data, path)
