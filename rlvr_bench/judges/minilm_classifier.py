@@ -113,8 +113,12 @@ def fit_head(features: FloatMatrix, labels: NDArray[np.bool_], kind: str = "mlp"
     with C = 1 / ``regularization``. Features are standardised first (mean 0, sd 1; constant columns
     keep sd 1).
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.neural_network import MLPClassifier
+    try:
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.neural_network import MLPClassifier
+    except ImportError:
+        raise ConfigError("training a minilm-classifier head needs scikit-learn: pip install scikit-learn "
+                          "(judging with a trained head does not)") from None
 
     y = np.asarray(labels, dtype=bool)
     if y.all() or not y.any():
