@@ -83,7 +83,28 @@ def load_encoder(model: Path | str, device: str) -> Any:
         return _MODELS[key]
 
 
-class EmbeddingJudge(LocalJudge):
+class EncoderJudge(LocalJudge):
+    """Base of judges built on a sentence encoder: shared parameter checks and availability."""
+
+    @classmethod
+    def validated_params(cls, spec: JudgeSpec) -> dict[str, Any]:
+        params = read_params(spec, cls.DEFAULTS)
+        require_range(spec, "threshold", params["threshold"], 0.0, 1.0)
+        require_range(spec, "batch_size", params["batch_size"], 1, 1 << 20)
+        return params
+
+    @classmethod
+    def check(cls, spec: JudgeSpec) -> str | None:
+        reason = super().check(spec)
+        if reason is not None:
+            return reason
+        if find_spec("sentence_transformers") is None:
+            return f"judge {spec.name!r} needs the package sentence-transformers: pip install sentence-transformers"
+        _, problem = resolve_model(cls.validated_params(spec)["model"])
+        return f"judge {spec.name!r}: {problem}" if problem is not None else None
+
+
+class EmbeddingJudge(EncoderJudge):
     """Cosine similarity of sentence embeddings of the extracted answer and the reference. Soft.
 
     Parameters:
@@ -104,23 +125,6 @@ class EmbeddingJudge(LocalJudge):
 
     soft = True
     DEFAULTS: ClassVar[dict[str, Any]] = {"model": None, "device": "cpu", "threshold": 0.94, "batch_size": 64}
-
-    @classmethod
-    def validated_params(cls, spec: JudgeSpec) -> dict[str, Any]:
-        params = read_params(spec, cls.DEFAULTS)
-        require_range(spec, "threshold", params["threshold"], 0.0, 1.0)
-        require_range(spec, "batch_size", params["batch_size"], 1, 1 << 20)
-        return params
-
-    @classmethod
-    def check(cls, spec: JudgeSpec) -> str | None:
-        reason = super().check(spec)
-        if reason is not None:
-            return reason
-        if find_spec("sentence_transformers") is None:
-            return f"judge {spec.name!r} needs the package sentence-transformers: pip install sentence-transformers"
-        _, problem = resolve_model(cls.validated_params(spec)["model"])
-        return f"judge {spec.name!r}: {problem}" if problem is not None else None
 
     def __init__(self, spec: JudgeSpec) -> None:
         super().__init__(spec)

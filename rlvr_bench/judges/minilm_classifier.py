@@ -38,9 +38,9 @@ from numpy.typing import NDArray
 
 from rlvr_bench.errors import ConfigError
 from rlvr_bench.judges.base import JudgeSpec, Triple
-from rlvr_bench.judges.embed import load_encoder, resolve_model
+from rlvr_bench.judges.embed import EncoderJudge, load_encoder, resolve_model
 from rlvr_bench.judges.normalize import extract_answer, normalize_text
-from rlvr_bench.judges.rules import LocalJudge, preview, read_params, require_range
+from rlvr_bench.judges.rules import preview
 from rlvr_bench.records import Verdict
 
 #: bump when :func:`feature_matrix` changes: a head trained on other features must not load
@@ -182,7 +182,7 @@ def load_head(path: Path) -> ClassifierHead:
     return head
 
 
-class MiniLMClassifierJudge(LocalJudge):
+class MiniLMClassifierJudge(EncoderJudge):
     """A trained head on MiniLM embeddings of (question, final step, reference). Soft (see the module docstring)."""
 
     soft = True
@@ -190,25 +190,16 @@ class MiniLMClassifierJudge(LocalJudge):
                                           "batch_size": 64}
 
     @classmethod
-    def validated_params(cls, spec: JudgeSpec) -> dict[str, Any]:
-        params = read_params(spec, cls.DEFAULTS)
-        require_range(spec, "threshold", params["threshold"], 0.0, 1.0)
-        require_range(spec, "batch_size", params["batch_size"], 1, 1 << 20)
-        return params
-
-    @classmethod
     def check(cls, spec: JudgeSpec) -> str | None:
-        reason = super().check(spec)
+        reason = super().check(spec)  # parameters, sentence-transformers, the encoder
         if reason is not None:
             return reason
-        params = cls.validated_params(spec)
-        weights = params["weights"]
+        weights = cls.validated_params(spec)["weights"]
         if not weights:
             return f"judge {spec.name!r} needs params.weights: the .npz file written by rlvr-bench distill"
         if not Path(weights).expanduser().is_file():
             return f"judge {spec.name!r} needs classifier weights {weights}: file not found (re-run rlvr-bench distill)"
-        _, problem = resolve_model(params["model"])
-        return f"judge {spec.name!r}: {problem}" if problem is not None else None
+        return None
 
     def __init__(self, spec: JudgeSpec) -> None:
         super().__init__(spec)
