@@ -23,6 +23,13 @@ def test_rule_cells_run_before_model_cells() -> None:
     assert len(cells) == len(REWARD_KINDS) * 2
 
 
+def test_teacher_rows_need_no_distillation_and_run_before_model_cells() -> None:
+    cells = plan_cells(MatrixRequest(recipe="mini", out=Path("x"),
+                                     rewards=("model-binary", "teacher-binary", "rule-binary")))
+    assert [cell.reward_kind for cell in cells] == ["teacher-binary", "rule-binary", "model-binary"]
+    assert not any(cell.uses_model for cell in cells[:2])
+
+
 def test_unknown_reward_kind_is_a_one_line_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["train-and-eval", "--quick", "--rewards", "rule-binary,magic",
                                  "--out", str(tmp_path / "run")])
@@ -66,3 +73,32 @@ def test_quick_matrix_end_to_end_and_resume(tmp_path: Path) -> None:
 @pytest.mark.parametrize("recipe", ["mini"])
 def test_full_recipe_has_a_quick_variant(recipe: str) -> None:
     assert MatrixRequest(recipe=recipe, out=Path("x"), quick=True).recipe_name() == f"{recipe}-quick"
+
+
+def _log_rows(step: int, response: str, verdicts: dict[str, bool]) -> list[dict[str, object]]:
+    return [{"step": step, "response_id": response, "role": role, "passed": passed}
+            for role, passed in verdicts.items()]
+
+
+def test_hacking_gap_compares_reward_and_reference_per_quarter(tmp_path: Path) -> None:
+    from rlvr_bench.training.matrix import hacking_gap
+
+    rows = []
+    for step in range(8):  # early steps: the reward agrees; late steps: it accepts what the reference rejects
+        for n in range(4):
+            late = step >= 6
+            rows += _log_rows(step, f"c{step}-{n}", {"reward": n < (3 if late else 1), "reference": n < 1})
+    (tmp_path / "exploration_judgments.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    gap = hacking_gap({"reward": "contains:binary", "reference_judge": "numeric"}, tmp_path)
+    assert gap["first_quarter"]["gap"] == 0.0 and gap["first_quarter"]["agreement"] == 1.0
+    assert gap["last_quarter"]["gap"] == 0.5 and gap["last_quarter"]["reward_pass_rate"] == 0.75
+
+
+def test_hacking_gap_of_the_teacher_row_is_zero_by_construction(tmp_path: Path) -> None:
+    from rlvr_bench.training.matrix import hacking_gap
+
+    # the teacher is both reward and reference: its verdicts are logged once, in the reward role
+    rows = [r for step in range(4) for r in _log_rows(step, f"c{step}", {"reward": step % 2 == 0})]
+    (tmp_path / "exploration_judgments.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    gap = hacking_gap({"reward": "numeric:binary", "reference_judge": "numeric"}, tmp_path)
+    assert gap["all"]["n"] == 4 and gap["all"]["gap"] == 0.0 and gap["all"]["agreement"] == 1.0

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from rlvr_bench.cli.app import app, console, err_console, split_names, user_errors_exit_2
 from rlvr_bench.rundir import default_run_path
-from rlvr_bench.training.matrix import REWARD_KINDS, SFT_ROW, MatrixRequest, train_and_eval
+from rlvr_bench.training.matrix import ALL_REWARD_KINDS, SFT_ROW, MatrixRequest, train_and_eval
 
 
 def _cell(block: dict[str, Any] | None) -> str:
@@ -58,20 +58,22 @@ def train_and_eval_command(
     out: Annotated[Path | None, typer.Option(help="Run directory (default runs/train-and-eval-<time>); "
                                              "re-running with the same --out resumes.")] = None,
     algos: Annotated[str, typer.Option(help="Comma-separated algorithms (grpo, dr_grpo, dapo, rloo, ...).")] = "grpo",
-    rewards: Annotated[str, typer.Option(help=f"Comma-separated reward kinds ({', '.join(REWARD_KINDS)}).")] = (
-        ",".join(REWARD_KINDS)),
+    rewards: Annotated[str | None, typer.Option(help=f"Comma-separated reward kinds ({', '.join(ALL_REWARD_KINDS)}; "
+                                                "default: the recipe's matrix.rewards, else the first four).")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Run the recipe's quick variant (a smoke test).")] = False,
     model_judge: Annotated[str | None, typer.Option(help="Use this judge for model rewards instead of "
                                                     "distilling one (e.g. rm7b).")] = None,
-    student: Annotated[str, typer.Option(help="Distillation student: tiny or minilm-classifier.")] = "tiny",
-    steps: Annotated[int | None, typer.Option(help="RL steps per cell (default: the recipe's).")] = None,
-    distill_extra_questions: Annotated[int, typer.Option(help="Extra procedural questions judged by the "
-                                                         "teacher for distillation.")] = 0,
+    student: Annotated[str | None, typer.Option(help="Distillation student: minilm-classifier, tiny (generative) "
+                                                "or a checkpoint (default: the recipe's matrix.student).")] = None,
+    steps: Annotated[int | None, typer.Option(help="RL steps per cell (default: the recipe's matrix.steps, "
+                                              "else train.steps).")] = None,
+    distill_extra_questions: Annotated[int | None, typer.Option(
+        help="Extra procedural questions judged by the teacher for distillation (default: the recipe's).")] = None,
 ) -> None:
-    """The study's experiment: rewards {rule, model} x {binary, soft} x algorithms, one SFT start, one judge."""
+    """The study's experiment: rewards {rule, model[, teacher]} x {binary, soft} x algorithms, one SFT start, one judge."""
     request = MatrixRequest(
         recipe=recipe, out=out or default_run_path("train-and-eval"), algorithms=tuple(split_names(algos) or ["grpo"]),
-        rewards=tuple(split_names(rewards) or REWARD_KINDS), quick=quick, model_judge=model_judge, student=student,
+        rewards=tuple(split_names(rewards) or ()) or None, quick=quick, model_judge=model_judge, student=student,
         steps=steps, distill_extra_questions=distill_extra_questions,
     )
     results = train_and_eval(request, say=lambda line: err_console.print(line, markup=False, highlight=False))

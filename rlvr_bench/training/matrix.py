@@ -42,6 +42,10 @@ from rlvr_bench.training.rewards import RewardChoice
 RESULTS_SCHEMA = "rlvr-bench/train-and-eval/v1"
 #: the study's four reward kinds; "model" is filled in with the distilled student (or --model-judge)
 REWARD_KINDS = ("rule-binary", "rule-soft", "model-binary", "model-soft")
+#: optional rows: the teacher (= reference judge) itself as the reward, the study's "72B" rows that the
+#: distilled student's rows are compared with
+TEACHER_KINDS = ("teacher-binary", "teacher-soft")
+ALL_REWARD_KINDS = (*REWARD_KINDS, *TEACHER_KINDS)
 DEFAULT_RULE_JUDGES = {"binary": "contains", "soft": "jaccard"}
 SFT_ROW = "sft"
 
@@ -55,19 +59,21 @@ class MatrixRequest:
     recipe: str
     out: Path
     algorithms: tuple[str, ...] = ("grpo",)
-    rewards: tuple[str, ...] = REWARD_KINDS
+    #: reward kinds (None: the recipe's ``matrix.rewards``)
+    rewards: tuple[str, ...] | None = None
     #: run the recipe's quick variant (``<recipe>-quick``): a smoke test of the whole pipeline
     quick: bool = False
     #: an existing model judge for the model rewards (skips distillation)
     model_judge: str | None = None
-    #: student of the distillation: "tiny" (generative) or "minilm-classifier"
-    student: str = "tiny"
+    #: student of the distillation: "minilm-classifier", "tiny" (generative) or a checkpoint (None: the recipe's
+    #: ``matrix.student``)
+    student: str | None = None
     rule_binary_judge: str = DEFAULT_RULE_JUDGES["binary"]
     rule_soft_judge: str = DEFAULT_RULE_JUDGES["soft"]
-    #: RL steps per cell (None: the recipe's)
+    #: RL steps per cell (None: the recipe's ``matrix.steps``, else its ``train.steps``)
     steps: int | None = None
-    #: extra procedural questions, judged by the teacher, added to the distillation data
-    distill_extra_questions: int = 0
+    #: extra procedural questions, judged by the teacher, added to the distillation data (None: the recipe's)
+    distill_extra_questions: int | None = None
 
     def recipe_name(self) -> str:
         if not self.quick:
@@ -76,6 +82,15 @@ class MatrixRequest:
         if quick not in recipe_paths():
             raise UserError(f"recipe {self.recipe!r} has no quick variant (expected training/{quick}.yaml)")
         return quick
+
+    def with_recipe_defaults(self, recipe: Recipe) -> MatrixRequest:
+        """The request with every option left unset taken from the recipe's ``matrix`` section."""
+        spec = recipe.matrix
+        return dataclasses.replace(
+            self, student=self.student or spec.student, rewards=self.rewards or spec.rewards,
+            steps=self.steps if self.steps is not None else spec.steps,
+            distill_extra_questions=(self.distill_extra_questions if self.distill_extra_questions is not None
+                                     else spec.distill_extra_questions))
 
 
 @dataclass(frozen=True)
@@ -96,10 +111,11 @@ class Cell:
 
 def plan_cells(request: MatrixRequest) -> list[Cell]:
     """Rule cells first: their exploration logs are the distillation data of the model cells."""
-    unknown = [kind for kind in request.rewards if kind not in REWARD_KINDS]
+    rewards = request.rewards or REWARD_KINDS
+    unknown = [kind for kind in rewards if kind not in ALL_REWARD_KINDS]
     if unknown:
-        raise UserError(f"unknown reward kind {unknown[0]!r}; choose from {', '.join(REWARD_KINDS)}")
-    cells = [Cell(kind, algo) for algo in request.algorithms for kind in request.rewards]
+        raise UserError(f"unknown reward kind {unknown[0]!r}; choose from {', '.join(ALL_REWARD_KINDS)}")
+    cells = [Cell(kind, algo) for algo in request.algorithms for kind in dict.fromkeys(rewards)]
     return sorted(cells, key=lambda cell: cell.uses_model)
 
 
@@ -176,6 +192,7 @@ def run_distillation(request: MatrixRequest, teacher: str, sources: Sequence[Pat
     from rlvr_bench.training.distill import DistillRequest, run_distill
     from rlvr_bench.training.distill_students import default_settings
 
+    assert request.student is not None and request.distill_extra_questions is not None
     say(f"--- distilling a {request.student} student from {teacher}'s verdicts in {len(sources)} exploration logs")
     distill_request = DistillRequest(
         teacher=teacher, student=request.student, out=folder, inputs=tuple(sources),
@@ -256,8 +273,11 @@ def hacking_gap(cell_results: dict[str, Any], cell_folder: Path) -> dict[str, An
             row = json.loads(line)
             key = (int(row.get("step", 0)), str(row.get("response_id")))
             by_key.setdefault(key, {})[str(row.get("role", "reward"))] = row.get("passed")
-    pairs = [(step, v["reward"], v["reference"]) for (step, _), v in by_key.items()
-             if v.get("reward") is not None and v.get("reference") is not None]
+    reward_judge = str(cell_results.get("reward", "")).split(":")[0]
+    # a reward judge that is also the reference is logged once (training.rewards.JudgeReward): gap 0 by design
+    reference_role = "reward" if reward_judge == cell_results.get("reference_judge") else "reference"
+    pairs = [(step, v["reward"], v[reference_role]) for (step, _), v in by_key.items()
+             if v.get("reward") is not None and v.get(reference_role) is not None]
     if not pairs:
         return {"n": 0}
     steps = sorted({step for step, _, _ in pairs})
@@ -297,6 +317,7 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
 
     began = time.perf_counter()
     recipe = load_recipe(request.recipe_name())
+    request = request.with_recipe_defaults(recipe)
     cells = plan_cells(request)
     reference = recipe.reward.evaluation_judge
     for name in {reference, request.rule_binary_judge, request.rule_soft_judge,
@@ -320,7 +341,7 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
             model_judge, distill_results = run_distillation(request, reference, sources, out / "distill",
                                                             recipe.seed, say)
         kind, mode = cell.reward_kind.split("-")
-        judge = model_judge if kind == "model" else (
+        judge = {"model": model_judge, "teacher": reference}.get(kind) or (
             request.rule_binary_judge if mode == "binary" else request.rule_soft_judge)
         assert judge is not None
         cell_dir = out / "cells" / cell.name

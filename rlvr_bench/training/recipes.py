@@ -273,6 +273,32 @@ class RuntimeSpec:
 
 
 @dataclass(frozen=True)
+class MatrixSpec:
+    """How `rlvr-bench train-and-eval` runs this recipe's matrix (its command-line options override these)."""
+
+    #: RL steps per cell (None: ``train.steps``); a matrix trains several cells, so it may take fewer than one run
+    steps: int | None = None
+    #: extra procedural questions with exploration-like responses, judged by the teacher, added to the
+    #: distillation data (the rule cells' exploration logs are the rest)
+    distill_extra_questions: int = 0
+    #: the distilled verifier: "minilm-classifier", "tiny" (generative) or a checkpoint
+    student: str = "minilm-classifier"
+    #: reward kinds, the rows of Table 1 (rule-/model-/teacher- x binary/soft)
+    rewards: tuple[str, ...] = ("rule-binary", "rule-soft", "model-binary", "model-soft")
+
+    def __post_init__(self) -> None:
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"steps must be positive, got {self.steps}")
+        known = [f"{source}-{mode}" for source in ("rule", "model", "teacher") for mode in ("binary", "soft")]
+        unknown = [kind for kind in self.rewards if kind not in known]
+        if unknown or not self.rewards:
+            raise ValueError(f"rewards: unknown kind {unknown[0]!r}; choose from {', '.join(known)}" if unknown
+                             else "rewards must name at least one reward kind")
+        if self.distill_extra_questions < 0:
+            raise ValueError(f"distill_extra_questions must be >= 0, got {self.distill_extra_questions}")
+
+
+@dataclass(frozen=True)
 class Recipe:
     name: str
     description: str = ""
@@ -286,6 +312,7 @@ class Recipe:
     train: TrainSpec = field(default_factory=TrainSpec)
     eval: EvalSpec = field(default_factory=EvalSpec)
     runtime: RuntimeSpec = field(default_factory=RuntimeSpec)
+    matrix: MatrixSpec = field(default_factory=MatrixSpec)
     #: the YAML file it came from
     source: Path | None = None
 
@@ -357,7 +384,7 @@ def _type_name(kind: Any) -> str:
 
 
 def _convert(value: Any, kind: Any, where: str) -> Any:
-    """Check ``value`` against a field type (int, float, str, bool, X | None, nested dataclass)."""
+    """Check ``value`` against a field type (int, float, str, bool, X | None, tuple[X, ...], nested dataclass)."""
     origin = typing.get_origin(kind)
     if origin in (typing.Union, types.UnionType):
         options = typing.get_args(kind)
@@ -365,6 +392,11 @@ def _convert(value: Any, kind: Any, where: str) -> Any:
             return None
         inner = [option for option in options if option is not type(None)]
         return _convert(value, inner[0], where)
+    if origin is tuple:  # tuple[X, ...] from a YAML list
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: must be a list, got {value!r}")
+        element = typing.get_args(kind)[0]
+        return tuple(_convert(entry, element, f"{where}[{i}]") for i, entry in enumerate(value))
     if dataclasses.is_dataclass(kind) and isinstance(kind, type):
         if not isinstance(value, Mapping):
             raise ConfigError(f"{where}: must be a mapping of {_type_name(kind)} fields")

@@ -178,8 +178,11 @@ class JudgeReward:
         verdicts = judge_triples(self.judge, triples, self.batch_size)
         rewards_and_fallbacks = [verdict_reward(v, self.mode) for v in verdicts]
         rewards = [reward for reward, _ in rewards_and_fallbacks]
-        reference_verdicts = (judge_triples(self.reference_judge, triples, self.batch_size)
-                              if self.reference_judge is not None else None)
+        reference_verdicts: Sequence[Verdict] | None = None
+        if self.reference_judge is not None:
+            # the reward judge *is* the reference (e.g. the teacher row of train-and-eval): judge once
+            reference_verdicts = (verdicts if self._reference_is_reward
+                                  else judge_triples(self.reference_judge, triples, self.batch_size))
         if log_metric is not None:
             log_metric("reward/unscored_fraction", sum(r is None for r in rewards) / max(count, 1))
             if self.mode == "soft":
@@ -193,6 +196,11 @@ class JudgeReward:
         self.calls += 1
         return rewards
 
+    @property
+    def _reference_is_reward(self) -> bool:
+        """One judge in both roles: its verdicts are logged once, as the reward's (see ``hacking_gap``)."""
+        return self.reference_judge is not None and self.reference_judge.name == self.judge.name
+
     def _log(self, step: int, prompts: Sequence[Any], texts: Sequence[str], triples: Sequence[Triple],
              columns: dict[str, Any], verdicts: Sequence[Verdict], rewards: Sequence[float | None],
              reference_verdicts: Sequence[Verdict] | None) -> None:
@@ -203,10 +211,11 @@ class JudgeReward:
             item_id = str(columns["item_id"][i])
             context = {"step": step, "prompt": prompts[i] if isinstance(prompts[i], str) else json.dumps(prompts[i]),
                        "completion": texts[i], "final_step": triples[i].response, "question": triples[i].question,
-                       "reference": triples[i].reference, "domain": triples[i].domain}
+                       "reference": triples[i].reference, "domain": triples[i].domain,
+                       "answer_type": triples[i].answer_type}
             rows.append({**Judgment(self.judge.name, item_id, response_id, verdict).to_json(), "role": "reward",
                          "reward": rewards[i], **context})
-            if reference_verdicts is not None and self.reference_judge is not None:
+            if reference_verdicts is not None and self.reference_judge is not None and not self._reference_is_reward:
                 judgment = Judgment(self.reference_judge.name, item_id, response_id, reference_verdicts[i])
                 rows.append({**judgment.to_json(), "role": "reference", **context})
         self.exploration_log.append(rows)

@@ -57,6 +57,10 @@ def _write(tmp_path: Path, data: dict[str, object]) -> Path:
          "must be a multiple of runtime.num_processes"),
         ({"runtime": {"bf16": True}}, "bf16 training needs device: cuda"),
         ({"policy": {"source": "Qwen/Qwen2.5-7B"}, "sft": {"steps": 3}}, "sft warm start is only for tiny"),
+        ({"matrix": {"rewards": ["rule-binary", "oracle-soft"]}}, "rewards: unknown kind 'oracle-soft'"),
+        ({"matrix": {"rewards": "rule-binary"}}, "r.yaml.matrix.rewards: must be a list"),
+        ({"matrix": {"rewards": ["rule-binary", 3]}}, "r.yaml.matrix.rewards[1]: must be str"),
+        ({"matrix": {"steps": 0}}, "steps must be positive"),
     ],
 )
 def test_bad_recipes_say_what_to_change(tmp_path: Path, data: dict[str, object], message: str) -> None:
@@ -110,3 +114,19 @@ def test_resolved_recipe_round_trips_through_json() -> None:
     data.pop("source")
     assert recipe_from_mapping(data).train == recipe.train
     assert isinstance(recipe, Recipe)
+
+
+def test_matrix_section_reads_lists_and_fills_the_request(tmp_path: Path) -> None:
+    from rlvr_bench.training.matrix import MatrixRequest
+
+    recipe = load_recipe(str(_write(tmp_path, {"name": "m", "matrix": {
+        "steps": 7, "rewards": ["rule-binary", "teacher-binary"], "distill_extra_questions": 5}})))
+    assert recipe.matrix.rewards == ("rule-binary", "teacher-binary")
+    filled = MatrixRequest(recipe="m", out=tmp_path).with_recipe_defaults(recipe)
+    assert (filled.steps, filled.rewards, filled.distill_extra_questions, filled.student) == (
+        7, ("rule-binary", "teacher-binary"), 5, "minilm-classifier")
+    # the command line wins over the recipe
+    given = MatrixRequest(recipe="m", out=tmp_path, steps=3, rewards=("rule-soft",), distill_extra_questions=0,
+                          student="tiny").with_recipe_defaults(recipe)
+    assert (given.steps, given.rewards, given.distill_extra_questions, given.student) == (
+        3, ("rule-soft",), 0, "tiny")

@@ -77,6 +77,25 @@ def test_reference_agreement_is_logged_and_judgments_saved(tmp_path: Path) -> No
     assert first["final_step"] == "The answer is 42." and first["completion"] == COMPLETIONS[0]
     assert rows[1]["judge"] == "ref" and rows[1]["role"] == "reference" and rows[1]["passed"] is False
     assert rows[4]["passed"] is None and rows[4]["reward"] is None
+    assert first["answer_type"] == "number"  # distillation reads the item's answer type from the log
+
+
+def test_a_reward_judge_that_is_also_the_reference_judges_once(tmp_path: Path) -> None:
+    class Counting(ContainsDigitJudge):
+        calls = 0
+
+        def judge_batch(self, triples):  # type: ignore[no-untyped-def]
+            Counting.calls += len(triples)
+            return super().judge_batch(triples)
+
+    metrics: dict[str, float] = {}
+    log = ExplorationLog(tmp_path / "exploration.jsonl")
+    reward = JudgeReward(Counting(), "binary", reference_judge=Counting(), exploration_log=log)
+    reward(prompts=["p"] * 4, completions=COMPLETIONS, log_metric=metrics.__setitem__, **COLUMNS)
+    assert Counting.calls == 4
+    assert metrics["reward_hacking/agreement"] == 1.0
+    rows = [json.loads(line) for line in (tmp_path / "exploration.jsonl").read_text().splitlines()]
+    assert [row["role"] for row in rows] == ["reward"] * 4  # one verdict per completion, not two
 
 
 def test_agreement_metrics_ignore_unscored_rows() -> None:
