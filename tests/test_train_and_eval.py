@@ -54,6 +54,13 @@ def test_quick_matrix_end_to_end_and_resume(tmp_path: Path) -> None:
     # the model rewards used the distilled student, whose preset is usable by every command
     assert results["model_judge"].endswith("distill/judge.yaml")
     assert results["distillation"]["student_vs_teacher"]["n"] > 0
+    # the study's findings are tested on every matrix, each with the comparisons behind its status
+    findings = results["findings"]
+    assert {"model_beats_rule", "rule_soft_worst", "distilled_matches_teacher"} <= set(findings)
+    assert len(findings["model_beats_rule"]["comparisons"]) == 2  # binary vs binary, soft vs soft
+    assert len(findings["rule_soft_worst"]["comparisons"]) == 3
+    assert all(f["status"] in {"reproduced", "not reproduced", "inconclusive", "partly"}
+               for key, f in findings.items() if key != "equivalence_margin")
     for name in results["cells"]:
         assert (out / "cells" / name / "policy").is_dir()
         assert list((out / "cells" / name).glob("exploration_judgments*.jsonl"))

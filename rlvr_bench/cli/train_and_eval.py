@@ -13,12 +13,13 @@ from rlvr_bench.rundir import default_run_path
 from rlvr_bench.training.matrix import ALL_REWARD_KINDS, SFT_ROW, MatrixRequest, train_and_eval
 
 
-def _cell(block: dict[str, Any] | None) -> str:
+def _cell(block: dict[str, Any] | None, with_ci: bool = True, sign: bool = False) -> str:
+    """An accuracy (or difference) block in percent, "37.2 [34.5, 40.1]"; "—" when undefined."""
     if not block or block.get("estimate") is None:
         return "—"
     low, high = block.get("ci_low"), block.get("ci_high")
-    ci = f" [{low * 100:.1f}, {high * 100:.1f}]" if low is not None and high is not None else ""
-    return f"{block['estimate'] * 100:.1f}{ci}"
+    ci = f" [{low * 100:.1f}, {high * 100:.1f}]" if with_ci and low is not None and high is not None else ""
+    return f"{block['estimate'] * 100:{'+' if sign else ''}.1f}{ci}"
 
 
 def print_table_one(results: dict[str, Any]) -> None:
@@ -31,7 +32,9 @@ def print_table_one(results: dict[str, Any]) -> None:
     out.add_column("Δ vs SFT (paired)", justify="right")
     for name, row in table["rows"].items():
         diff = table["versus_sft"].get(name, {}).get("all", {}).get("difference") if name != SFT_ROW else None
-        out.add_row(name, *(_cell(row.get(c, {}).get("accuracy")) for c in table["columns"]), _cell(diff))
+        # the CI of every domain would make the table too wide for a terminal: the report has them all
+        out.add_row(name, *(_cell(row.get(c, {}).get("accuracy"), with_ci=c == "all") for c in table["columns"]),
+                    _cell(diff, sign=True))
     console.print(out)
     gaps = Table(title="Reward hacking: training reward vs reference judge on the same completions (last quarter)")
     for column in ("run", "reward pass rate", "reference pass rate", "gap", "agreement"):
@@ -49,6 +52,19 @@ def print_table_one(results: dict[str, Any]) -> None:
             f" [{low:.3f}, {high:.3f}]" if low is not None and high is not None else "")
         console.print(f"distilled student vs teacher ({distill['teacher']}) on held-out questions: "
                       f"Cohen's kappa {text} (target >= {distill['target_kappa']})", highlight=False)
+    print_findings(results.get("findings") or {})
+
+
+def print_findings(findings: dict[str, Any]) -> None:
+    """The study's directional findings with the paired comparisons behind each status."""
+    for key, finding in findings.items():
+        if not isinstance(finding, dict):
+            continue
+        console.print(f"finding '{finding.get('claim', key)}': [bold]{finding.get('status')}[/bold]", highlight=False)
+        for comparison in finding.get("comparisons") or []:
+            console.print(f"    {comparison['a']} − {comparison['b']}: "
+                          f"{_cell(comparison.get('difference'), sign=True)} pp ({comparison.get('reading')})",
+                          highlight=False, markup=False)
 
 
 @app.command("train-and-eval")
@@ -70,7 +86,7 @@ def train_and_eval_command(
     distill_extra_questions: Annotated[int | None, typer.Option(
         help="Extra procedural questions judged by the teacher for distillation (default: the recipe's).")] = None,
 ) -> None:
-    """The study's experiment: rewards {rule, model[, teacher]} x {binary, soft} x algorithms, one SFT start, one judge."""
+    """The study's experiment: rewards {rule, model, teacher} x {binary, soft} x algorithms from one SFT start."""
     request = MatrixRequest(
         recipe=recipe, out=out or default_run_path("train-and-eval"), algorithms=tuple(split_names(algos) or ["grpo"]),
         rewards=tuple(split_names(rewards) or ()) or None, quick=quick, model_judge=model_judge, student=student,

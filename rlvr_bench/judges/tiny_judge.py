@@ -184,38 +184,27 @@ def build_tiny_judge(out_dir: Path, recipe: TinyJudgeRecipe | None = None, promp
 
 
 def train_tokenizer(texts: list[str], vocab_size: int) -> Any:
-    """A byte-level BPE tokenizer (digits split one by one) with the tiny chat template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
+    """The project's byte-level BPE tokenizer with the tiny chat template (digits split one by one)."""
+    from rlvr_bench.training.tiny_models import bpe_tokenizer
 
-    bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False)]
-    )
-    bpe.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=SPECIAL_TOKENS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
     # the verdict words appear in the corpus so that YES and NO become single tokens
-    bpe.train_from_iterator([*texts, *(["YES", "NO"] * 50)], trainer=trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|end|>", pad_token="<pad>",
-                                   chat_template=CHAT_TEMPLATE, padding_side="left")
+    return bpe_tokenizer([*texts, *(["YES", "NO"] * 50)], vocab_size, SPECIAL_TOKENS, eos_token="<|end|>",
+                         pad_token="<pad>", chat_template=CHAT_TEMPLATE, padding_side="left")
 
 
 def _train_model(tokenizer: Any, texts: list[str], labels: list[bool], recipe: TinyJudgeRecipe,
                  log: Callable[[str], None] | None) -> tuple[Any, float]:
     """Train the tiny LM on the first ``recipe.train_examples`` prompts; (model, held-out accuracy)."""
     import torch
-    from transformers import DynamicCache, LlamaConfig, LlamaForCausalLM
+    from transformers import DynamicCache
+
+    from rlvr_bench.training.tiny_models import TinyPolicySpec, build_tiny_policy
 
     yes_id, no_id = (tokenizer.convert_tokens_to_ids(word) for word in ("YES", "NO"))
-    torch.manual_seed(recipe.seed)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=recipe.hidden_size, intermediate_size=recipe.intermediate_size,
-        num_hidden_layers=recipe.num_layers, num_attention_heads=recipe.num_heads,
-        num_key_value_heads=recipe.num_heads, max_position_embeddings=1024, tie_word_embeddings=True,
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.eos_token_id, bos_token_id=None,
-    )
-    model = LlamaForCausalLM(config)
+    size = TinyPolicySpec(vocab_size=recipe.vocab_size, hidden_size=recipe.hidden_size,
+                          intermediate_size=recipe.intermediate_size, num_hidden_layers=recipe.num_layers,
+                          num_attention_heads=recipe.num_heads, max_position_embeddings=1024)
+    model = build_tiny_policy(size, tokenizer, recipe.seed)
     encoded = [tokenizer(text, add_special_tokens=False)["input_ids"] for text in texts]
     targets = torch.tensor([yes_id if correct else no_id for correct in labels])
     # The instructions come first and are the same for every example: run them once per

@@ -353,6 +353,7 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
     policies = {SFT_ROW: start, **{name: out / "cells" / name / "policy" for name in cell_results}}
     scored = evaluate_policies(recipe, policies, items, reference, out / "evaluation", say)
     table = policy_table(scored, items, recipe.eval.bootstrap_samples, recipe.seed)
+    distillation = _distill_summary(distill_results)
     results: dict[str, Any] = {
         "schema": RESULTS_SCHEMA,
         "recipe": recipe.name,
@@ -366,7 +367,8 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
                          "rl_wall_time_s": res.get("rl_wall_time_s"),
                          "reward_hacking": hacking_gap(res, out / "cells" / name)}
                   for name, res in cell_results.items()},
-        "distillation": _distill_summary(distill_results),
+        "distillation": distillation,
+        "findings": findings_of(scored, items, table, request.algorithms, distillation, recipe),
         "wall_time_s": round(time.perf_counter() - began, 1),
     }
     responses, judgments = _evaluation_records(scored, reference)
@@ -378,6 +380,21 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
 
     write_run_report(out)
     return results
+
+
+def findings_of(scored: dict[str, list[Any]], items: Sequence[Item], table: dict[str, Any],
+                algorithms: Sequence[str], distillation: dict[str, Any] | None, recipe: Recipe) -> dict[str, Any]:
+    """The study's directional findings (:mod:`rlvr_bench.training.findings`) on this matrix's policies."""
+    from rlvr_bench.training.evaluation import paired_difference
+    from rlvr_bench.training.findings import study_findings
+
+    def compare(a: str, b: str) -> dict[str, Any]:
+        result: dict[str, Any] = paired_difference(scored[b], scored[a], items, recipe.eval.bootstrap_samples,
+                                                   recipe.seed)["all"]
+        return result
+
+    estimates = {name: row["all"]["accuracy"]["estimate"] for name, row in table["rows"].items()}
+    return study_findings([name for name in scored if name != SFT_ROW], algorithms, compare, estimates, distillation)
 
 
 def _distill_summary(results: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -8,7 +8,7 @@ Digits are split one per token so arithmetic is learnable at this size.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -39,8 +39,12 @@ class TinyPolicySpec:
                 raise ValueError(f"{name} must be positive, got {getattr(self, name)}")
 
 
-def train_tokenizer(texts: Iterable[str], vocab_size: int) -> Any:
-    """A byte-level BPE tokenizer (digits split) trained on ``texts``, wrapped for transformers."""
+def bpe_tokenizer(texts: Iterable[str], vocab_size: int, special_tokens: Sequence[str], **wrapper: Any) -> Any:
+    """A byte-level BPE tokenizer (digits split one per token) trained on ``texts``, wrapped for transformers.
+
+    ``special_tokens`` get the first ids; ``wrapper`` goes to ``PreTrainedTokenizerFast`` (eos/pad
+    tokens, chat template, padding side). Shared by the tiny policies and the tiny judge.
+    """
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -51,12 +55,17 @@ def train_tokenizer(texts: Iterable[str], vocab_size: int) -> Any:
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
         vocab_size=vocab_size,
-        special_tokens=list(SPECIAL_TOKENS.values()),
+        special_tokens=list(special_tokens),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
     tokenizer.train_from_iterator(texts, trainer=trainer)
-    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **SPECIAL_TOKENS)
+    return PreTrainedTokenizerFast(tokenizer_object=tokenizer, **wrapper)
+
+
+def train_tokenizer(texts: Iterable[str], vocab_size: int) -> Any:
+    """A tiny policy's tokenizer: :func:`bpe_tokenizer` with BOS, EOS and PAD tokens."""
+    return bpe_tokenizer(texts, vocab_size, list(SPECIAL_TOKENS.values()), **SPECIAL_TOKENS)
 
 
 def build_tiny_policy(spec: TinyPolicySpec, tokenizer: Any, seed: int = 0) -> Any:

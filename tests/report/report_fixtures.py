@@ -133,6 +133,23 @@ TAE_DOMAINS = {"chemistry": {"sft": 0.30, "rule-binary-grpo": 0.50, "rule-soft-g
                              "model-soft-grpo": 0.60},
                "medicine": {"sft": 0.50, "rule-binary-grpo": 0.60, "rule-soft-grpo": 0.40, "model-binary-grpo": 0.60,
                             "model-soft-grpo": 0.64}}
+#: the study's findings as rlvr_bench.training.findings writes them (one comparison each shown with its reading)
+TAE_FINDINGS = {
+    "equivalence_margin": 0.03,
+    "model_beats_rule": {"claim": "model-based rewards >= rule-based rewards of the same kind", "status": "reproduced",
+                         "comparisons": [{"a": "model-soft-grpo", "b": "rule-soft-grpo", "reading": "better",
+                                          "difference": {"estimate": 0.27, "ci_low": 0.15, "ci_high": 0.39},
+                                          "mcnemar_p": 0.001}]},
+    "rule_soft_worst": {"claim": "the rule-based soft reward (Jaccard) gives the worst policy", "status": "partly",
+                        "lowest_estimate": True,
+                        "comparisons": [{"a": "rule-soft-grpo", "b": "rule-binary-grpo", "reading": "inconclusive",
+                                         "difference": {"estimate": -0.2, "ci_low": -0.45, "ci_high": 0.05},
+                                         "mcnemar_p": 0.2}]},
+    "distilled_matches_teacher": {"claim": "the distilled verifier rewards as well as its teacher",
+                                  "status": "not reproduced", "comparisons": [],
+                                  "kappa": {"estimate": 0.79, "ci_low": 0.4, "ci_high": 1.0}, "target_kappa": 0.8,
+                                  "kappa_meets_target": False},
+}
 #: a reward string with markup: it must reach the page as text
 TAE_MARKUP_REWARD = "<i>judge</i>:soft"
 
@@ -189,6 +206,7 @@ def write_train_and_eval_run(out: Path) -> Path:
                                    "false_positive_rate": {"estimate": 0.0, "ci_low": 0.0, "ci_high": 0.2},
                                    "confusion": {"tp": 3, "fp": 0, "fn": 1, "tn": 6}},
             "target_kappa": 0.8, "meets_target": False, "wall_time_s": 4.0},
+        "findings": TAE_FINDINGS,
         "wall_time_s": 30.0,
     }
     with RunWriter(out, "train-and-eval", {"request": {"recipe": "fixture", "quick": True}}) as writer:

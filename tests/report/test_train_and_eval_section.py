@@ -86,7 +86,7 @@ def page(fixture_runs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory
 
 def test_page_has_the_section_and_its_subsections(page: str) -> None:
     assert re.findall(r'<section class="section" id="([^"]+)"', page) == ["metadata", "train-and-eval"]
-    for anchor in ("table", "hacking", "distillation", "curves"):
+    for anchor in ("table", "findings", "hacking", "distillation", "curves"):
         assert f'href="#train-and-eval-{anchor}"' in page and f'id="train-and-eval-{anchor}"' in page
 
 
@@ -111,6 +111,20 @@ def test_table_one_cells_best_marks_and_differences(page: str) -> None:
     assert [cells[5][1] for cells in rows.values()] == ["", "0.020", "0.040", "0.060", "<0.001"]
     # the reward under each trained method, its preset path shown relative to the run directory
     assert rows["model-binary-grpo"][0][1] == "model-binary-grpo distill/judge.yaml:binary"
+
+
+def test_findings_show_status_and_the_comparisons_behind_it(page: str) -> None:
+    rows = table_cells(page, "train-and-eval-findings-table")
+    texts = [[text for _, text in row] for row in rows]
+    assert texts[0] == ["Model-based ≥ rule-based rewards", "reproduced", "model-soft-grpo − rule-soft-grpo",
+                        "+27.0 [15.0, 39.0]", "better", "0.001"]
+    assert rows[0][1][0].split()[0] == "pass" and rows[0][3][0].endswith("delta-up")
+    assert texts[1][:5] == ["Rule-based soft reward is the worst", "partly", "rule-soft-grpo − rule-binary-grpo",
+                            "-20.0 [-45.0, 5.0]", "inconclusive"]
+    assert texts[2][:4] == ["Distilled verifier ≈ its teacher", "not reproduced",
+                            "student vs teacher verdicts, Cohen's κ", "0.790 [0.400, 1.000]"]
+    assert rows[2][1][0].split()[0] == "fail"
+    assert len(rows) == 3  # the distillation finding has no policy comparison: no empty row after the kappa
 
 
 def test_reward_hacking_rows(page: str) -> None:

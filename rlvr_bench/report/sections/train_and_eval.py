@@ -5,8 +5,9 @@ judged by one reference judge on the same held-out questions.
 Shown in the shape of the study's Table 1 (rows = methods, columns = domains then all items, accuracy in
 percent with 95% CIs, the paired difference against the SFT start with McNemar's test), a bar chart of
 overall accuracy, each cell's reward-hacking gap early and late in training (reward judge pass rate minus
-reference judge pass rate on the same exploration completions), the distilled model reward against its
-teacher, and each cell's training curves (the ``train`` section's charts, from ``cells/<name>/log.jsonl``).
+reference judge pass rate on the same exploration completions), the study's three directional findings
+with the paired comparisons behind each status, the distilled model reward against its teacher, and each
+cell's training curves (the ``train`` section's charts, from ``cells/<name>/log.jsonl``).
 """
 
 from __future__ import annotations
@@ -223,6 +224,36 @@ def distillation_context(results: Mapping[str, Any]) -> dict[str, Any] | None:
             "splits": splits, "confusion_svg": confusion_svg, "wall_time_s": summary.get("wall_time_s")}
 
 
+#: the findings of ``results["findings"]`` (rlvr_bench.training.findings) in the order shown, with their labels
+FINDINGS = (("model_beats_rule", "Model-based ≥ rule-based rewards"),
+            ("rule_soft_worst", "Rule-based soft reward is the worst"),
+            ("distilled_matches_teacher", "Distilled verifier ≈ its teacher"))
+STATUS_CSS = {"reproduced": "pass", "not reproduced": "fail"}
+
+
+def findings_context(results: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The study's directional findings: per finding its status and the paired comparisons behind it."""
+    found = _mapping(results.get("findings"))
+    rows = []
+    for key, label in FINDINGS:
+        finding = _mapping(found.get(key))
+        if not finding:
+            continue
+        comparisons = [{"text": f"{c.get('a')} − {c.get('b')}", "difference": as_percent(c.get("difference")),
+                        "reading": c.get("reading"), "p_value": c.get("mcnemar_p")}
+                       for c in finding.get("comparisons") or [] if isinstance(c, Mapping)]
+        for comparison in comparisons:
+            comparison["css"] = difference_css(comparison["difference"])
+        kappa = _mapping(finding.get("kappa"))
+        rows.append({"label": label, "claim": finding.get("claim"), "status": finding.get("status"),
+                     "css": STATUS_CSS.get(str(finding.get("status")), ""), "comparisons": comparisons,
+                     "kappa": kappa or None, "target_kappa": finding.get("target_kappa")})
+    if not rows:
+        return None
+    margin = found.get("equivalence_margin")
+    return {"rows": rows, "margin_points": 100 * margin if is_number(margin) else None}
+
+
 def cell_curves(results: Mapping[str, Any], run: Run) -> list[dict[str, Any]]:
     """Each cell's training curves from ``cells/<name>/log.jsonl`` (cells without a log are left out)."""
     curves = []
@@ -247,7 +278,10 @@ def build(run: Run) -> Section | None:
     if table is None and not hacking and distillation is None:
         return None
     curves = cell_curves(results, run)
+    findings = findings_context(results)
     subsections = [("table", "Table 1")]
+    if findings is not None:
+        subsections.append(("findings", "The study's findings"))
     if hacking:
         subsections.append(("hacking", "Reward hacking"))
     if distillation is not None:
@@ -262,7 +296,7 @@ def build(run: Run) -> Section | None:
                  "wall_time_s": results.get("wall_time_s"),
                  "table": table, "chart": accuracy_chart(table) if table else None,
                  "hacking": hacking, "hacking_chart": hacking_chart(hacking) if hacking else None,
-                 "distillation": distillation, "curves": curves},
+                 "distillation": distillation, "curves": curves, "findings": findings},
         subsections=tuple(subsections),
     )
 
