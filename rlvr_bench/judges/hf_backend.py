@@ -103,14 +103,7 @@ class HFVerifierModel:
 
     def encode(self, prompt: RenderedPrompt) -> list[int]:
         """Token ids of a rendered prompt: chat template + generation prompt + assistant prefix."""
-        if prompt.raw is not None:
-            ids: list[int] = self.tokenizer(prompt.raw + prompt.assistant_prefix)["input_ids"]
-            return ids
-        if not getattr(self.tokenizer, "chat_template", None):
-            raise ConfigError(f"model {self.model_ref} has no chat template; use a [prompt] template instead")
-        text = self.tokenizer.apply_chat_template(prompt.chat_messages(), add_generation_prompt=True, tokenize=False)
-        ids = self.tokenizer(str(text) + prompt.assistant_prefix, add_special_tokens=False)["input_ids"]
-        return ids
+        return prompt.token_ids(self.tokenizer, f"model {self.model_ref}")
 
     def encode_messages(self, messages: list[dict[str, str]]) -> list[int]:
         """Token ids for OpenAI-style messages (serve-judge); a trailing assistant message is continued."""

@@ -30,6 +30,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rlvr_bench.assets import asset_dir
 from rlvr_bench.errors import ConfigError, InputError
@@ -90,6 +91,26 @@ class RenderedPrompt:
     def chat_messages(self) -> list[dict[str, str]]:
         """Messages in the OpenAI / transformers shape."""
         return [{"role": role, "content": content} for role, content in self.messages]
+
+    def text(self, tokenizer: Any) -> str:
+        """The prompt as one string: the chat template (with the generation prompt) or the raw text, then the
+        assistant prefix."""
+        if self.raw is not None:
+            return self.raw + self.assistant_prefix
+        text = tokenizer.apply_chat_template(self.chat_messages(), add_generation_prompt=True, tokenize=False)
+        return str(text) + self.assistant_prefix
+
+    def token_ids(self, tokenizer: Any, owner: str) -> list[int]:
+        """Token ids exactly as a verifier model sees them, at inference (hf judge) and in distillation.
+
+        A raw prompt gets the tokenizer's own special tokens (e.g. BOS); a chat prompt already holds
+        them through its template, so none are added. ``owner`` names the model in the error raised for a
+        chat prompt when the tokenizer has no chat template.
+        """
+        if self.raw is None and not getattr(tokenizer, "chat_template", None):
+            raise ConfigError(f"{owner} has no chat template; use a [prompt] template instead")
+        ids: list[int] = tokenizer(self.text(tokenizer), add_special_tokens=self.raw is not None)["input_ids"]
+        return ids
 
     def digest(self) -> str:
         """A stable SHA-256 hex digest of the whole prompt (part of the judgment cache key)."""

@@ -124,26 +124,9 @@ def default_settings(student: str, **overrides: Any) -> DistillSettings:
 
 
 def verifier_prompt_ids(tokenizer: Any, prompt: RenderedPrompt) -> list[int]:
-    """Token ids of a rendered verifier prompt, exactly as the ``hf`` judge encodes it at inference.
-
-    Mirrors ``HFVerifierModel.encode`` (chat template with the generation prompt, then the
-    assistant prefix, no extra special tokens); a test checks the two agree token for token.
-    """
-    if prompt.raw is not None:
-        ids: list[int] = tokenizer(prompt.raw + prompt.assistant_prefix)["input_ids"]
-        return ids
-    if not getattr(tokenizer, "chat_template", None):
-        raise ConfigError("the student's tokenizer has no chat template; use a [prompt] template (--prompt)")
-    text = tokenizer.apply_chat_template(prompt.chat_messages(), add_generation_prompt=True, tokenize=False)
-    ids = tokenizer(str(text) + prompt.assistant_prefix, add_special_tokens=False)["input_ids"]
-    return ids
-
-
-def prompt_text(tokenizer: Any, prompt: RenderedPrompt) -> str:
-    if prompt.raw is not None:
-        return prompt.raw + prompt.assistant_prefix
-    return str(tokenizer.apply_chat_template(prompt.chat_messages(), add_generation_prompt=True, tokenize=False)) \
-        + prompt.assistant_prefix
+    """Token ids of a rendered verifier prompt, exactly as the ``hf`` judge encodes it at inference
+    (both call :meth:`RenderedPrompt.token_ids`; a test checks they agree token for token)."""
+    return prompt.token_ids(tokenizer, "the student's tokenizer")
 
 
 def verdict_token_ids(tokenizer: Any, sample: RenderedPrompt, words: VerdictWords) -> tuple[int, int]:
@@ -153,7 +136,7 @@ def verdict_token_ids(tokenizer: Any, sample: RenderedPrompt, words: VerdictWord
     the word is respected); falls back to a vocabulary token spelling exactly the word. The hf
     judge sums every spelling of each word, so either choice is read back at inference.
     """
-    text = prompt_text(tokenizer, sample)
+    text = sample.text(tokenizer)
     base = tokenizer(text, add_special_tokens=False)["input_ids"]
     chosen: list[int] = []
     for side, word in ((True, words.positive[0]), (False, words.negative[0])):
