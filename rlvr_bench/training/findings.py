@@ -95,9 +95,10 @@ def study_findings(rows: Sequence[str], algorithms: Sequence[str], compare: Comp
         if soft not in present or not others:
             continue
         worst += [_comparison(compare, soft, other) for other in others]
-        values = {r: estimates.get(r) for r in [soft, *others]}
-        defined = [v for v in values.values() if v is not None]
-        lowest.append(values[soft] is not None and values[soft] == min(defined))
+        mine = estimates.get(soft)
+        theirs = [v for v in (estimates.get(r) for r in others) if v is not None]
+        # strictly below every other row: a tie (e.g. every policy at 0) says nothing about "worst"
+        lowest.append(mine is not None and bool(theirs) and mine < min(theirs))
     if worst:
         status = _status([c["reading"] for c in worst], {"worse"}, {"better"})
         if status == INCONCLUSIVE and all(lowest):

@@ -74,3 +74,10 @@ def test_wide_intervals_are_inconclusive() -> None:
     found = study_findings(list(accuracy), ["grpo"], _comparer(accuracy, 0.08), accuracy, None)
     assert found["model_beats_rule"]["status"] == "inconclusive"
     assert "rule_soft_worst" not in found
+
+
+def test_a_tie_is_not_the_worst() -> None:
+    accuracy = {name: 0.0 for name in ROWS}
+    found = study_findings(ROWS, ["grpo"], _comparer(accuracy, 0.0), accuracy, None)
+    assert found["rule_soft_worst"]["lowest_estimate"] is False
+    assert found["rule_soft_worst"]["status"] == "inconclusive"
