@@ -76,6 +76,38 @@ def test_quick_matrix_end_to_end_and_resume(tmp_path: Path) -> None:
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     assert json.loads((out / "results.json").read_text())["table"] == results["table"]
 
+    # an imported baseline joins the table on resume: judged by the same judge on the same items, nothing retrained
+    items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    answered = items[: len(items) // 2]
+    baseline = tmp_path / "big-model.jsonl"
+    baseline.write_text("".join(json.dumps({"item_id": item["id"], "text": f"So the answer is {item['reference']}."})
+                                + "\n" for item in answered)
+                        + "".join(json.dumps({"item_id": item["id"], "text": "I cannot tell."}) + "\n"
+                                  for item in items[len(answered):]))
+    result = runner.invoke(app, ["train-and-eval", "--quick", "--out", str(out),
+                                 "--baseline", f"responses:{baseline}:big-model"])
+    assert result.exit_code == 0, result.stderr + str(result.exception)
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    with_baseline = json.loads((out / "results.json").read_text())
+    row = with_baseline["table"]["rows"]["big-model"]["all"]["accuracy"]
+    assert row["estimate"] == pytest.approx(len(answered) / len(items)) and row["n"] == len(items)
+    assert "big-model" in with_baseline["table"]["versus_sft"]
+    assert with_baseline["baselines"][0]["name"] == "big-model"
+    assert with_baseline["findings"] == results["findings"]  # baselines are not rows of the study's findings
+
+
+def test_bad_baseline_fails_before_any_work(tmp_path: Path) -> None:
+    bad = tmp_path / "answers.jsonl"
+    bad.write_text(json.dumps({"item_id": "no-such-item", "text": "4"}) + "\n")
+    result = runner.invoke(app, ["train-and-eval", "--quick", "--out", str(tmp_path / "run"),
+                                 "--baseline", f"responses:{bad}"])
+    assert result.exit_code == 2
+    assert f"{bad}:1: field 'item_id': unknown item 'no-such-item'" in result.stderr
+    assert not (tmp_path / "run").exists()
+    clash = runner.invoke(app, ["train-and-eval", "--quick", "--out", str(tmp_path / "run"),
+                                "--baseline", f"sft={bad}"])
+    assert clash.exit_code == 2 and "is a row of the matrix" in clash.stderr
+
 
 @pytest.mark.parametrize("recipe", ["mini"])
 def test_full_recipe_has_a_quick_variant(recipe: str) -> None:

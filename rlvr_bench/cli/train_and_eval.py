@@ -85,12 +85,15 @@ def train_and_eval_command(
                                               "else train.steps).")] = None,
     distill_extra_questions: Annotated[int | None, typer.Option(
         help="Extra procedural questions judged by the teacher for distillation (default: the recipe's).")] = None,
+    baseline: Annotated[list[str] | None, typer.Option(
+        help="An imported baseline row, judged like the policies on the same held-out items: any `eval --policy` "
+             "spec (NAME=PATH, hub id, openai:MODEL@URL, responses:FILE.jsonl). Repeat for several.")] = None,
 ) -> None:
     """The study's experiment: rewards {rule, model, teacher} x {binary, soft} x algorithms from one SFT start."""
     request = MatrixRequest(
         recipe=recipe, out=out or default_run_path("train-and-eval"), algorithms=tuple(split_names(algos) or ["grpo"]),
         rewards=tuple(split_names(rewards) or ()) or None, quick=quick, model_judge=model_judge, student=student,
-        steps=steps, distill_extra_questions=distill_extra_questions,
+        steps=steps, distill_extra_questions=distill_extra_questions, baselines=tuple(baseline or ()),
     )
     results = train_and_eval(request, say=lambda line: err_console.print(line, markup=False, highlight=False))
     print_table_one(results)

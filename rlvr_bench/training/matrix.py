@@ -74,6 +74,9 @@ class MatrixRequest:
     steps: int | None = None
     #: extra procedural questions, judged by the teacher, added to the distillation data (None: the recipe's)
     distill_extra_questions: int | None = None
+    #: imported baselines (``rlvr-bench eval --policy`` specs: NAME=PATH, hub id, openai:..., responses:FILE.jsonl),
+    #: judged by the reference judge on the same held-out items, as Table 1's extra rows
+    baselines: tuple[str, ...] = ()
 
     def recipe_name(self) -> str:
         if not self.quick:
@@ -207,7 +210,7 @@ def run_distillation(request: MatrixRequest, teacher: str, sources: Sequence[Pat
 def evaluate_policies(recipe: Recipe, policies: dict[str, Path], items: Sequence[Item], reference_judge: str,
                       folder: Path, say: Say) -> dict[str, list[Any]]:
     """Greedy held-out completions of every policy, judged by the reference judge (cached per policy)."""
-    from rlvr_bench.training.evaluation import Decoding, ScoredCompletion, evaluate_policy
+    from rlvr_bench.training.evaluation import Decoding, evaluate_policy
     from rlvr_bench.training.tiny_models import load_policy
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -220,10 +223,7 @@ def evaluate_policies(recipe: Recipe, policies: dict[str, Path], items: Sequence
     for name, path in policies.items():
         cache = folder / f"{name}.jsonl"
         if cache.is_file():
-            rows = [json.loads(line) for line in cache.read_text(encoding="utf-8").splitlines() if line.strip()]
-            scored[name] = [ScoredCompletion(by_id[r["item_id"]], r["sample"], r["completion"],
-                                             Verdict(r["passed"], r["p_pass"], r["raw"], r["error"]))
-                            for r in rows]
+            scored[name] = _read_scored(cache, by_id)
             say(f"evaluation of {name}: reused")
             continue
         model, tokenizer = load_policy(path)
@@ -231,14 +231,55 @@ def evaluate_policies(recipe: Recipe, policies: dict[str, Path], items: Sequence
                                              decoding, recipe.seed)
         say(f"evaluation of {name}: {table['accuracy']['all']['accuracy']['estimate']:.3f} "
             f"({table['wall_time_s']} s)")
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps({"item_id": r.item.id, "sample": r.sample, "completion": r.completion,
-                                           "passed": r.verdict.passed, "p_pass": r.verdict.p_pass,
-                                           "raw": r.verdict.raw, "error": r.verdict.error}) + "\n"
-                               for r in rows_scored), encoding="utf-8")
-        tmp.replace(cache)
+        _write_scored(cache, rows_scored)
         scored[name] = rows_scored
     return scored
+
+
+def evaluate_baselines(specs: Sequence[Any], items: Sequence[Item], reference_judge: str, max_new_tokens: int,
+                       folder: Path, say: Say) -> dict[str, list[Any]]:
+    """Imported baselines through `rlvr-bench eval`'s machinery (its prompts and backends), greedy, judged by
+    the reference judge on the same items (cached per baseline like the policies)."""
+    from rlvr_bench.generation import SamplingSettings
+    from rlvr_bench.pipelines.evaluate import evaluate_policies as eval_pipeline
+    from rlvr_bench.training.evaluation import ScoredCompletion
+
+    folder.mkdir(parents=True, exist_ok=True)
+    by_id = {item.id: item for item in items}
+    scored: dict[str, list[Any]] = {}
+    for spec in specs:
+        cache = folder / f"{spec.name}.jsonl"
+        if cache.is_file():
+            scored[spec.name] = _read_scored(cache, by_id)
+            say(f"evaluation of baseline {spec.name}: reused")
+            continue
+        result = eval_pipeline([spec], items, [reference_judge], n_bootstrap=0, write=False,
+                               sampling=SamplingSettings(max_new_tokens=max_new_tokens))
+        verdicts = {j.response_id: j.verdict for j in result.judgments}
+        rows = [ScoredCompletion(by_id[r.item_id], int(r.metadata.get("sample", 0)), r.text, verdicts[r.id])
+                for r in result.responses]
+        _write_scored(cache, rows)
+        scored[spec.name] = rows
+        say(f"evaluation of baseline {spec.name}: {len(rows)} responses judged")
+    return scored
+
+
+def _read_scored(cache: Path, by_id: dict[str, Item]) -> list[Any]:
+    from rlvr_bench.training.evaluation import ScoredCompletion
+
+    rows = [json.loads(line) for line in cache.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [ScoredCompletion(by_id[r["item_id"]], r["sample"], r["completion"],
+                             Verdict(r["passed"], r["p_pass"], r["raw"], r["error"])) for r in rows]
+
+
+def _write_scored(cache: Path, rows: Sequence[Any]) -> None:
+    """Written to a temporary name and moved into place: an interrupted run leaves no half-written cache."""
+    tmp = cache.with_suffix(".tmp")
+    tmp.write_text("".join(json.dumps({"item_id": r.item.id, "sample": r.sample, "completion": r.completion,
+                                       "passed": r.verdict.passed, "p_pass": r.verdict.p_pass,
+                                       "raw": r.verdict.raw, "error": r.verdict.error}) + "\n"
+                           for r in rows), encoding="utf-8")
+    tmp.replace(cache)
 
 
 # ---------------------------------------------------------------- results
@@ -323,6 +364,8 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
     for name in {reference, request.rule_binary_judge, request.rule_soft_judge,
                  *([request.model_judge] if request.model_judge else [])}:
         resolve_preset(name)  # every judge name is checked before hours of work
+    items = load_training_data(recipe).evaluation
+    baselines = _checked_baselines(request.baselines, cells, items)
     out = request.out
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / CONFIG_FILE, {"command": "train-and-eval", "request": dataclasses.asdict(request),
@@ -348,10 +391,10 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
         cell_results[cell.name] = run_cell(
             cell_recipe(recipe, cell, start, RewardChoice(judge, mode), reference, request.steps), cell_dir, say)
 
-    data = load_training_data(recipe)
-    items = data.evaluation
     policies = {SFT_ROW: start, **{name: out / "cells" / name / "policy" for name in cell_results}}
     scored = evaluate_policies(recipe, policies, items, reference, out / "evaluation", say)
+    scored.update(evaluate_baselines(baselines, items, reference, recipe.eval.max_new_tokens,
+                                     out / "evaluation" / "baselines", say))
     table = policy_table(scored, items, recipe.eval.bootstrap_samples, recipe.seed)
     distillation = _distill_summary(distill_results)
     results: dict[str, Any] = {
@@ -368,7 +411,9 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
                          "reward_hacking": hacking_gap(res, out / "cells" / name)}
                   for name, res in cell_results.items()},
         "distillation": distillation,
-        "findings": findings_of(scored, items, table, request.algorithms, distillation, recipe),
+        "findings": findings_of({name: scored[name] for name in policies}, items, table, request.algorithms,
+                                distillation, recipe),
+        "baselines": [spec.to_json() for spec in baselines],
         "wall_time_s": round(time.perf_counter() - began, 1),
     }
     responses, judgments = _evaluation_records(scored, reference)
@@ -380,6 +425,23 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
 
     write_run_report(out)
     return results
+
+
+def _checked_baselines(texts: Sequence[str], cells: Sequence[Cell], items: Sequence[Item]) -> list[Any]:
+    """Parsed and checked baseline specs (folders, keys, every row of a responses file) before any training;
+    names must not clash with the matrix's rows."""
+    from rlvr_bench.policies import check_policy, parse_policy_specs, read_policy_responses
+
+    specs = parse_policy_specs(list(texts))
+    taken = {SFT_ROW, *(cell.name for cell in cells)}
+    for spec in specs:
+        if spec.name in taken:
+            raise UserError(f"--baseline {spec.raw!r}: the name {spec.name!r} is a row of the matrix; "
+                            f"name it with NAME=SPEC")
+        check_policy(spec)
+        if not spec.generates:
+            read_policy_responses(spec, items, " (not a held-out item of this recipe: see the run's items.jsonl)")
+    return specs
 
 
 def findings_of(scored: dict[str, list[Any]], items: Sequence[Item], table: dict[str, Any],
