@@ -96,6 +96,8 @@ def distill(
     max_length: Annotated[int | None, typer.Option(
         "--max-length", help="Longest training example in tokens; longer ones are dropped (counted).")] = None,
     threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads.")] = None,
+    max_train_examples: Annotated[int | None, typer.Option(
+        "--max-train-examples", help="Train on a seeded sample of at most this many examples.")] = None,
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the CIs.")] = 1000,
     out: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/distill-<time>).")] = None,
 ) -> None:
@@ -109,7 +111,8 @@ def distill(
     try:
         settings = default_settings(student, steps=steps, epochs=epochs, batch_size=batch_size,
                                     gradient_accumulation_steps=grad_accum, learning_rate=lr, balance=balance,
-                                    head=head, max_length=max_length, threads=threads)
+                                    head=head, max_length=max_length, threads=threads,
+                                    max_train_examples=max_train_examples)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     import datasets

@@ -61,6 +61,7 @@ from rlvr_bench.training.distill_data import (
     JudgedData,
     Split,
     balanced,
+    capped,
     exploration_like_data,
     load_judged_runs,
     merge,
@@ -281,11 +282,15 @@ def run_distill(request: DistillRequest, say: Say = print) -> dict[str, Any]:
         say(f"left out {selected.n_teacher_unscored} responses the teacher could not score and "
             f"{selected.n_without_teacher} it did not judge")
     split = split_by_question(selected.examples, request.held_out_fraction, request.seed)
-    train = balanced(split.train, request.seed) if settings.balance == "oversample" else list(split.train)
+    used = capped(split.train, settings.max_train_examples, request.seed)
+    train = balanced(used, request.seed) if settings.balance == "oversample" else used
     sizes = split.summary()
     say(f"{sizes['train']['n_examples']} training examples ({sizes['train']['n_questions']} questions), "
         f"{sizes['held_out']['n_examples']} held out ({sizes['held_out']['n_questions']} questions); "
         f"teacher YES rate {sizes['train']['teacher_yes_rate']:.3f} (train)")
+    if len(used) < len(split.train):
+        say(f"training on a seeded sample of {len(used)} of the {len(split.train)} training examples "
+            f"(max_train_examples)")
     name = request.student_name([*data.judges, *(j.name for j in also)])
     config = {"teacher": request.teacher, "student": request.student, "student_name": name,
               "inputs": data.sources, "generate_questions": request.generate_questions,
@@ -358,7 +363,7 @@ def run_distill(request: DistillRequest, say: Say = print) -> dict[str, Any]:
                 "n_without_teacher_dropped": selected.n_without_teacher,
                 "n_examples": len(selected.examples),
                 "train": sizes["train"], "held_out": sizes["held_out"],
-                "balance": settings.balance, "n_train_rows": len(train),
+                "balance": settings.balance, "n_train_used": len(used), "n_train_rows": len(train),
                 "split_unit": "question text", "held_out_fraction": request.held_out_fraction,
             },
             "training": training,

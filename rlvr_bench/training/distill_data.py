@@ -254,6 +254,14 @@ def split_by_question(examples: Sequence[Example], held_out_fraction: float, see
     return Split([e for e in examples if e.group not in held], [e for e in examples if e.group in held])
 
 
+def capped(examples: Sequence[Example], limit: int | None, seed: int) -> list[Example]:
+    """At most ``limit`` examples: a seeded sample, in input order (all of them when ``limit`` is None)."""
+    if limit is None or len(examples) <= limit:
+        return list(examples)
+    keep = set(random.Random(seed).sample(range(len(examples)), limit))
+    return [example for index, example in enumerate(examples) if index in keep]
+
+
 def balanced(examples: Sequence[Example], seed: int) -> list[Example]:
     """Oversample the minority verdict (with replacement, seeded) until YES and NO are equally many."""
     yes = [e for e in examples if e.teacher_yes]

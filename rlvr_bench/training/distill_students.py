@@ -61,6 +61,9 @@ class DistillSettings:
     max_length: int = 4096
     #: "none" or "oversample" (repeat minority-verdict examples until YES and NO are equally many)
     balance: str = "none"
+    #: train on at most this many examples (a seeded sample of the training split, before balancing; the
+    #: held-out questions are untouched); None = all
+    max_train_examples: int | None = None
     #: torch CPU threads (None: torch's default)
     threads: int | None = None
     #: "auto" (cuda when present), "cpu", "cuda"
@@ -88,6 +91,8 @@ class DistillSettings:
             raise ValueError("epochs, batch_size and gradient_accumulation_steps must be positive")
         if not 0.0 < self.learning_rate < 1.0:
             raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
+        if self.max_train_examples is not None and self.max_train_examples < 1:
+            raise ValueError(f"max_train_examples must be positive, got {self.max_train_examples}")
         if self.balance not in ("none", "oversample"):
             raise ValueError(f"balance must be 'none' or 'oversample', got {self.balance!r}")
         if self.head not in ("mlp", "logistic"):

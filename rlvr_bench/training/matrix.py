@@ -186,7 +186,7 @@ def run_cell(recipe: Recipe, folder: Path, say: Say) -> dict[str, Any]:
 
 
 def run_distillation(request: MatrixRequest, teacher: str, sources: Sequence[Path], folder: Path, seed: int,
-                     say: Say) -> tuple[str, dict[str, Any]]:
+                     say: Say, max_examples: int | None = None) -> tuple[str, dict[str, Any]]:
     """Distil the teacher's exploration verdicts into a student judge; returns (preset path, results)."""
     preset = folder / "judge.yaml"
     if _done(folder) and preset.is_file():
@@ -201,7 +201,7 @@ def run_distillation(request: MatrixRequest, teacher: str, sources: Sequence[Pat
         teacher=teacher, student=request.student, out=folder, inputs=tuple(sources),
         generate_questions=request.distill_extra_questions,
         seed=seed, name="distilled-student", n_bootstrap=1000,
-        settings=default_settings(request.student),
+        settings=default_settings(request.student, max_train_examples=max_examples),
     )
     results = run_distill(distill_request, say=lambda line: say(f"  {line}"))
     return str(preset), results
@@ -382,7 +382,7 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
                 raise UserError("model rewards need --model-judge, or a rule reward run whose exploration "
                                 "verdicts can be distilled (add rule-binary to --rewards)")
             model_judge, distill_results = run_distillation(request, reference, sources, out / "distill",
-                                                            recipe.seed, say)
+                                                            recipe.seed, say, recipe.matrix.distill_max_examples)
         kind, mode = cell.reward_kind.split("-")
         judge = {"model": model_judge, "teacher": reference}.get(kind) or (
             request.rule_binary_judge if mode == "binary" else request.rule_soft_judge)

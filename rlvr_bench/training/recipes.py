@@ -283,6 +283,8 @@ class MatrixSpec:
     distill_extra_questions: int = 0
     #: the distilled verifier: "minilm-classifier", "tiny" (generative) or a checkpoint
     student: str = "minilm-classifier"
+    #: distil from a seeded sample of at most this many teacher verdicts (None: every one)
+    distill_max_examples: int | None = None
     #: reward kinds, the rows of Table 1 (rule-/model-/teacher- x binary/soft)
     rewards: tuple[str, ...] = ("rule-binary", "rule-soft", "model-binary", "model-soft")
 

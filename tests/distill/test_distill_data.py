@@ -17,6 +17,7 @@ from rlvr_bench.training.distill_data import (
     Example,
     JudgedData,
     balanced,
+    capped,
     exploration_like_data,
     load_judged_runs,
     question_key,
@@ -181,6 +182,15 @@ def test_balanced_oversamples_the_minority() -> None:
     assert sorted(e.response.id for e in out if not e.teacher_yes) == ["r3"] * 3
     # one-sided data cannot be balanced: returned as is
     assert balanced(examples[:3], seed=0) == examples[:3]
+
+
+def test_capped_keeps_a_seeded_sample_in_input_order() -> None:
+    examples = _examples([(f"q{i}", i % 2 == 0) for i in range(10)])
+    out = capped(examples, 4, seed=0)
+    assert len(out) == 4 and out == capped(examples, 4, seed=0)
+    assert [examples.index(e) for e in out] == sorted(examples.index(e) for e in out)
+    assert capped(examples, 4, seed=1) != out
+    assert capped(examples, None, seed=0) == examples and capped(examples, 50, seed=0) == examples
 
 
 def test_exploration_like_data_is_labelled_by_the_teacher() -> None:
