@@ -74,7 +74,14 @@ def test_quick_matrix_end_to_end_and_resume(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.stderr
     assert "finished earlier, skipped" in result.stderr
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
-    assert json.loads((out / "results.json").read_text())["table"] == results["table"]
+    resumed = json.loads((out / "results.json").read_text())
+    assert resumed["table"] == results["table"]
+    # what the experiment cost is read from the stages' records, so a resume reports the same figure
+    stages = results["stage_wall_time_s"]
+    assert {"sft", "distillation", "evaluation", *(f"cells/{name}" for name in results["cells"])} == set(stages)
+    assert resumed["stage_wall_time_s"] == stages
+    assert resumed["compute_wall_time_s"] == pytest.approx(sum(stages.values()), abs=0.2)
+    assert resumed["wall_time_s"] < results["compute_wall_time_s"]
 
     # an imported baseline joins the table on resume: judged by the same judge on the same items, nothing retrained
     items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]

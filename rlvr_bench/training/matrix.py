@@ -232,8 +232,37 @@ def evaluate_policies(recipe: Recipe, policies: dict[str, Path], items: Sequence
         say(f"evaluation of {name}: {table['accuracy']['all']['accuracy']['estimate']:.3f} "
             f"({table['wall_time_s']} s)")
         _write_scored(cache, rows_scored)
+        _record_wall_time(folder, name, table["wall_time_s"])
         scored[name] = rows_scored
     return scored
+
+
+EVALUATION_TIMES = "wall_times.json"
+
+
+def _record_wall_time(folder: Path, name: str, seconds: float) -> None:
+    """Each evaluation's wall time, kept beside its cache so a resumed run still knows what the stage cost."""
+    path = folder / EVALUATION_TIMES
+    times = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    times[name] = seconds
+    write_json(path, times)
+
+
+def stage_wall_times(out: Path) -> dict[str, float]:
+    """Wall time of every stage that produced this run directory (SFT start, cells, distillation, evaluations),
+    read from the stages' own records: their sum is what the whole experiment cost, however often it resumed."""
+    times: dict[str, float] = {}
+    for label, path in [("sft", out / "sft" / RESULTS_FILE),
+                        *((f"cells/{d.name}", d / RESULTS_FILE) for d in sorted((out / "cells").glob("*"))),
+                        ("distillation", out / "distill" / RESULTS_FILE)]:
+        if path.is_file():
+            value = json.loads(path.read_text(encoding="utf-8")).get("wall_time_s")
+            if isinstance(value, int | float):
+                times[label] = float(value)
+    evaluations = out / "evaluation" / EVALUATION_TIMES
+    if evaluations.is_file():
+        times["evaluation"] = round(sum(json.loads(evaluations.read_text(encoding="utf-8")).values()), 1)
+    return times
 
 
 def evaluate_baselines(specs: Sequence[Any], items: Sequence[Item], reference_judge: str, max_new_tokens: int,
@@ -397,6 +426,7 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
                                      out / "evaluation" / "baselines", say))
     table = policy_table(scored, items, recipe.eval.bootstrap_samples, recipe.seed)
     distillation = _distill_summary(distill_results)
+    stages = stage_wall_times(out)
     results: dict[str, Any] = {
         "schema": RESULTS_SCHEMA,
         "recipe": recipe.name,
@@ -414,6 +444,9 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
         "findings": findings_of({name: scored[name] for name in policies}, items, table, request.algorithms,
                                 distillation, recipe),
         "baselines": [spec.to_json() for spec in baselines],
+        "stage_wall_time_s": stages,
+        "compute_wall_time_s": round(sum(stages.values()), 1),
+        # this invocation only (a resumed run reuses finished stages)
         "wall_time_s": round(time.perf_counter() - began, 1),
     }
     responses, judgments = _evaluation_records(scored, reference)

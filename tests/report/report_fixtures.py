@@ -207,6 +207,8 @@ def write_train_and_eval_run(out: Path) -> Path:
                                    "confusion": {"tp": 3, "fp": 0, "fn": 1, "tn": 6}},
             "target_kappa": 0.8, "meets_target": False, "wall_time_s": 4.0},
         "findings": TAE_FINDINGS,
+        "stage_wall_time_s": {"sft": 10.0, "cells/rule-binary-grpo": 300.0, "evaluation": 5.5},
+        "compute_wall_time_s": 315.5,
         "wall_time_s": 30.0,
     }
     with RunWriter(out, "train-and-eval", {"request": {"recipe": "fixture", "quick": True}}) as writer:

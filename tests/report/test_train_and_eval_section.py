@@ -127,6 +127,12 @@ def test_findings_show_status_and_the_comparisons_behind_it(page: str) -> None:
     assert len(rows) == 3  # the distillation finding has no policy comparison: no empty row after the kappa
 
 
+def test_cost_of_the_experiment_survives_a_resume(page: str) -> None:
+    # the stages' summed wall time, not the (short) last invocation, is what the experiment cost
+    text = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "Whole experiment: 316 s of stage wall time (this invocation: 30.0 s;" in text
+
+
 def test_reward_hacking_rows(page: str) -> None:
     rows = table_cells(page, "train-and-eval-hacking-table")
     assert len(rows) == 4 * 3  # four cells x (all, first quarter, last quarter)

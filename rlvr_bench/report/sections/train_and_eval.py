@@ -293,7 +293,7 @@ def build(run: Run) -> Section | None:
         context={"recipe": results.get("recipe"), "reference_judge": results.get("reference_judge"),
                  "model_judge": _display(results.get("model_judge"), run) or None,
                  "rule_judges": _rule_judges(results), "n_eval_items": results.get("n_eval_items"),
-                 "wall_time_s": results.get("wall_time_s"),
+                 "wall_time_s": results.get("wall_time_s"), "compute_wall_time_s": results.get("compute_wall_time_s"),
                  "table": table, "chart": accuracy_chart(table) if table else None,
                  "hacking": hacking, "hacking_chart": hacking_chart(hacking) if hacking else None,
                  "distillation": distillation, "curves": curves, "findings": findings},
