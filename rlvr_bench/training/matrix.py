@@ -36,16 +36,10 @@ from rlvr_bench.errors import UserError
 from rlvr_bench.judges.registry import build_judge, resolve_preset
 from rlvr_bench.records import Item, Judgment, Response, Verdict
 from rlvr_bench.rundir import CONFIG_FILE, RESULTS_FILE, package_versions, write_json
-from rlvr_bench.training.recipes import Recipe, load_recipe, recipe_paths
+from rlvr_bench.training.recipes import ALL_REWARD_KINDS, REWARD_KINDS, Recipe, load_recipe, recipe_paths
 from rlvr_bench.training.rewards import RewardChoice
 
 RESULTS_SCHEMA = "rlvr-bench/train-and-eval/v1"
-#: the study's four reward kinds; "model" is filled in with the distilled student (or --model-judge)
-REWARD_KINDS = ("rule-binary", "rule-soft", "model-binary", "model-soft")
-#: optional rows: the teacher (= reference judge) itself as the reward, the study's "72B" rows that the
-#: distilled student's rows are compared with
-TEACHER_KINDS = ("teacher-binary", "teacher-soft")
-ALL_REWARD_KINDS = (*REWARD_KINDS, *TEACHER_KINDS)
 DEFAULT_RULE_JUDGES = {"binary": "contains", "soft": "jaccard"}
 SFT_ROW = "sft"
 
@@ -74,6 +68,8 @@ class MatrixRequest:
     steps: int | None = None
     #: extra procedural questions, judged by the teacher, added to the distillation data (None: the recipe's)
     distill_extra_questions: int | None = None
+    #: distil from a seeded sample of at most this many teacher verdicts (None: the recipe's, which may be all)
+    distill_max_examples: int | None = None
     #: imported baselines (``rlvr-bench eval --policy`` specs: NAME=PATH, hub id, openai:..., responses:FILE.jsonl),
     #: judged by the reference judge on the same held-out items, as Table 1's extra rows
     baselines: tuple[str, ...] = ()
@@ -93,7 +89,8 @@ class MatrixRequest:
             self, student=self.student or spec.student, rewards=self.rewards or spec.rewards,
             steps=self.steps if self.steps is not None else spec.steps,
             distill_extra_questions=(self.distill_extra_questions if self.distill_extra_questions is not None
-                                     else spec.distill_extra_questions))
+                                     else spec.distill_extra_questions),
+            distill_max_examples=self.distill_max_examples or spec.distill_max_examples)
 
 
 @dataclass(frozen=True)
@@ -186,7 +183,7 @@ def run_cell(recipe: Recipe, folder: Path, say: Say) -> dict[str, Any]:
 
 
 def run_distillation(request: MatrixRequest, teacher: str, sources: Sequence[Path], folder: Path, seed: int,
-                     say: Say, max_examples: int | None = None) -> tuple[str, dict[str, Any]]:
+                     say: Say) -> tuple[str, dict[str, Any]]:
     """Distil the teacher's exploration verdicts into a student judge; returns (preset path, results)."""
     preset = folder / "judge.yaml"
     if _done(folder) and preset.is_file():
@@ -201,7 +198,7 @@ def run_distillation(request: MatrixRequest, teacher: str, sources: Sequence[Pat
         teacher=teacher, student=request.student, out=folder, inputs=tuple(sources),
         generate_questions=request.distill_extra_questions,
         seed=seed, name="distilled-student", n_bootstrap=1000,
-        settings=default_settings(request.student, max_train_examples=max_examples),
+        settings=default_settings(request.student, max_train_examples=request.distill_max_examples),
     )
     results = run_distill(distill_request, say=lambda line: say(f"  {line}"))
     return str(preset), results
@@ -411,7 +408,7 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
                 raise UserError("model rewards need --model-judge, or a rule reward run whose exploration "
                                 "verdicts can be distilled (add rule-binary to --rewards)")
             model_judge, distill_results = run_distillation(request, reference, sources, out / "distill",
-                                                            recipe.seed, say, recipe.matrix.distill_max_examples)
+                                                            recipe.seed, say)
         kind, mode = cell.reward_kind.split("-")
         judge = {"model": model_judge, "teacher": reference}.get(kind) or (
             request.rule_binary_judge if mode == "binary" else request.rule_soft_judge)

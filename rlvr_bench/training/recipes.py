@@ -272,6 +272,14 @@ class RuntimeSpec:
             raise ValueError("bf16 training needs device: cuda (set bf16: false on CPU)")
 
 
+#: the study's four reward kinds, the rows of `train-and-eval`'s Table 1 ("model" = the distilled student)
+REWARD_KINDS = ("rule-binary", "rule-soft", "model-binary", "model-soft")
+#: optional rows: the teacher (= reference judge) itself as the reward, the study's "72B" rows that the
+#: distilled student's rows are compared with
+TEACHER_KINDS = ("teacher-binary", "teacher-soft")
+ALL_REWARD_KINDS = (*REWARD_KINDS, *TEACHER_KINDS)
+
+
 @dataclass(frozen=True)
 class MatrixSpec:
     """How `rlvr-bench train-and-eval` runs this recipe's matrix (its command-line options override these)."""
@@ -286,15 +294,15 @@ class MatrixSpec:
     #: distil from a seeded sample of at most this many teacher verdicts (None: every one)
     distill_max_examples: int | None = None
     #: reward kinds, the rows of Table 1 (rule-/model-/teacher- x binary/soft)
-    rewards: tuple[str, ...] = ("rule-binary", "rule-soft", "model-binary", "model-soft")
+    rewards: tuple[str, ...] = REWARD_KINDS
 
     def __post_init__(self) -> None:
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps must be positive, got {self.steps}")
-        known = [f"{source}-{mode}" for source in ("rule", "model", "teacher") for mode in ("binary", "soft")]
-        unknown = [kind for kind in self.rewards if kind not in known]
+        unknown = [kind for kind in self.rewards if kind not in ALL_REWARD_KINDS]
         if unknown or not self.rewards:
-            raise ValueError(f"rewards: unknown kind {unknown[0]!r}; choose from {', '.join(known)}" if unknown
+            raise ValueError(f"rewards: unknown kind {unknown[0]!r}; choose from {', '.join(ALL_REWARD_KINDS)}"
+                             if unknown
                              else "rewards must name at least one reward kind")
         if self.distill_extra_questions < 0:
             raise ValueError(f"distill_extra_questions must be >= 0, got {self.distill_extra_questions}")

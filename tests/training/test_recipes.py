@@ -120,11 +120,12 @@ def test_matrix_section_reads_lists_and_fills_the_request(tmp_path: Path) -> Non
     from rlvr_bench.training.matrix import MatrixRequest
 
     recipe = load_recipe(str(_write(tmp_path, {"name": "m", "matrix": {
-        "steps": 7, "rewards": ["rule-binary", "teacher-binary"], "distill_extra_questions": 5}})))
+        "steps": 7, "rewards": ["rule-binary", "teacher-binary"], "distill_extra_questions": 5,
+        "distill_max_examples": 900}})))
     assert recipe.matrix.rewards == ("rule-binary", "teacher-binary")
     filled = MatrixRequest(recipe="m", out=tmp_path).with_recipe_defaults(recipe)
-    assert (filled.steps, filled.rewards, filled.distill_extra_questions, filled.student) == (
-        7, ("rule-binary", "teacher-binary"), 5, "minilm-classifier")
+    assert (filled.steps, filled.rewards, filled.distill_extra_questions, filled.student,
+            filled.distill_max_examples) == (7, ("rule-binary", "teacher-binary"), 5, "minilm-classifier", 900)
     # the command line wins over the recipe
     given = MatrixRequest(recipe="m", out=tmp_path, steps=3, rewards=("rule-soft",), distill_extra_questions=0,
                           student="tiny").with_recipe_defaults(recipe)

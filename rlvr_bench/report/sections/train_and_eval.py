@@ -239,15 +239,21 @@ def findings_context(results: Mapping[str, Any]) -> dict[str, Any] | None:
         finding = _mapping(found.get(key))
         if not finding:
             continue
-        comparisons = [{"text": f"{c.get('a')} − {c.get('b')}", "difference": as_percent(c.get("difference")),
-                        "reading": c.get("reading"), "p_value": c.get("mcnemar_p")}
-                       for c in finding.get("comparisons") or [] if isinstance(c, Mapping)]
-        for comparison in comparisons:
-            comparison["css"] = difference_css(comparison["difference"])
+        # one table line per piece of evidence: the verdicts' kappa (distillation), then each paired comparison
+        lines: list[dict[str, Any]] = []
         kappa = _mapping(finding.get("kappa"))
+        if kappa:
+            target = finding.get("target_kappa")
+            lines.append({"kind": "kappa", "text": "student vs teacher verdicts, Cohen's κ", "block": kappa,
+                          "reading": f"target ≥ {target}" if is_number(target) else ""})
+        for c in finding.get("comparisons") or []:
+            if isinstance(c, Mapping):
+                difference = as_percent(c.get("difference"))
+                lines.append({"kind": "difference", "text": f"{c.get('a')} − {c.get('b')}", "block": difference,
+                              "css": difference_css(difference), "reading": c.get("reading"),
+                              "p_value": c.get("mcnemar_p")})
         rows.append({"label": label, "claim": finding.get("claim"), "status": finding.get("status"),
-                     "css": STATUS_CSS.get(str(finding.get("status")), ""), "comparisons": comparisons,
-                     "kappa": kappa or None, "target_kappa": finding.get("target_kappa")})
+                     "css": STATUS_CSS.get(str(finding.get("status")), ""), "lines": lines})
     if not rows:
         return None
     margin = found.get("equivalence_margin")
