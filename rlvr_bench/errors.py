@@ -29,3 +29,15 @@ def unknown_name(kind: str, name: str, known: Iterable[str]) -> UserError:
     close = difflib.get_close_matches(name, known_sorted, n=3, cutoff=0.4)
     hint = f"did you mean {', '.join(close)}?" if close else f"known: {', '.join(known_sorted)}"
     return UserError(f"unknown {kind} {name!r}; {hint}")
+
+
+class JudgeBackendError(Exception):
+    """A judge's backend failed on a batch (a timeout, an HTTP error, an unreadable reply, out of memory).
+
+    Raised by backends, and recognised in :func:`rlvr_bench.judging.is_backend_error`: the batch's
+    verdicts become unscored with the reason. Any other exception is a bug and propagates.
+    """
+
+
+class TooManyUnscored(UserError):
+    """A judge failed on more of its triples than the command's ``--max-unscored`` allows."""

@@ -9,6 +9,14 @@ one is given: cached verdicts are returned without calling the model, and new
 verdicts are written as soon as each batch finishes, so a run killed at any
 moment loses at most one batch. Rule judges (``cacheable`` absent or False) are
 cheaper to recompute than to look up.
+
+Failures: a batch whose backend fails (:func:`is_backend_error`: timeouts, HTTP and
+connection errors, out of memory, :class:`~rlvr_bench.errors.JudgeBackendError`) gets
+unscored verdicts with the reason; any other exception is a bug and propagates. A
+:class:`FailureBudget` (each command's ``--max-unscored``) stops the command once a
+judge's failed verdicts pass the allowed fraction, rather than reporting statistics
+over a judge that mostly failed. Abstentions (:meth:`Verdict.not_applicable`, e.g. a
+numeric judge on a text reference) are unscored but are not failures.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from rlvr_bench.errors import ConfigError, JudgeBackendError, TooManyUnscored
 from rlvr_bench.judges.base import Judge, Triple
 from rlvr_bench.records import Item, Judgment, Response, Verdict
 
@@ -64,22 +73,95 @@ def _unscored(reason: str) -> Verdict:
     return Verdict(passed=None, p_pass=None, raw="", error=reason)
 
 
+#: ``--max-unscored`` when a command is not given one: a judge that fails on more than a tenth of
+#: its triples is broken or misconfigured (a dead endpoint, a prompt its model cannot answer), and
+#: statistics over the rest would describe a biased subset. Abstentions do not count.
+DEFAULT_MAX_UNSCORED = 0.1
+#: top-level packages whose exceptions are transport or API failures of a judge's backend
+_BACKEND_PACKAGES = frozenset({"httpx", "httpcore", "openai", "anthropic", "requests", "urllib3", "aiohttp"})
+
+
+def is_backend_error(exc: BaseException) -> bool:
+    """True for a failure of the judge's backend (becomes unscored verdicts); False for a bug (propagates)."""
+    if isinstance(exc, (JudgeBackendError, TimeoutError, OSError, MemoryError)):
+        return True  # OSError covers ConnectionError and socket errors
+    if type(exc).__module__.split(".")[0] in _BACKEND_PACKAGES:
+        return True
+    if type(exc).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError (CUDA and MPS)
+        return True
+    message = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in message or "can't allocate memory" in message)
+
+
+class FailureBudget:
+    """How many failed verdicts a command tolerates per judge before it stops (``--max-unscored``).
+
+    Counts accumulate over every call for the same judge. When every call announced how many
+    triples it judges (``planned``), the command stops as soon as the failures exceed
+    ``max_unscored`` x the planned total: no later success can bring the fraction back. A training
+    reward judges batches of unknown number, so there the running fraction is checked once at
+    least ``min_verdicts`` verdicts are in.
+    """
+
+    def __init__(self, max_unscored: float = DEFAULT_MAX_UNSCORED, min_verdicts: int = 50) -> None:
+        if not 0.0 <= max_unscored <= 1.0:
+            raise ConfigError(f"--max-unscored must be a fraction in [0, 1], got {max_unscored}")
+        self.max_unscored = max_unscored
+        self.min_verdicts = min_verdicts
+        self.failed: dict[str, int] = {}
+        self.seen: dict[str, int] = {}
+        self._planned: dict[str, int | None] = {}
+        self._first_reason: dict[str, str] = {}
+
+    def plan(self, judge: str, triples: int | None) -> None:
+        """Announce a call of ``triples`` verdicts (None: of unknown number, such as a reward batch)."""
+        known = self._planned.get(judge, 0)
+        self._planned[judge] = None if known is None or triples is None else known + triples
+
+    def record(self, judge: str, verdicts: Sequence[Verdict]) -> None:
+        """Count ``verdicts`` for ``judge``; raise :class:`TooManyUnscored` when the budget is spent."""
+        failures = [v for v in verdicts if v.failed]
+        if failures:
+            self._first_reason.setdefault(judge, str(failures[0].error or "no reason given"))
+        failed = self.failed[judge] = self.failed.get(judge, 0) + len(failures)
+        seen = self.seen[judge] = self.seen.get(judge, 0) + len(verdicts)
+        planned = self._planned.get(judge)
+        if planned is not None:
+            over, total = failed > self.max_unscored * planned, planned
+        else:
+            over, total = seen >= self.min_verdicts and failed > self.max_unscored * seen, seen
+        if over:
+            raise TooManyUnscored(
+                f"judge {judge!r} failed on {failed} of {total} triples ({failed / total:.0%}), more than "
+                f"--max-unscored {self.max_unscored:g} allows; first failure: {self._first_reason[judge]}")
+
+    def fraction(self, judge: str) -> float:
+        """Failed verdicts / verdicts seen so far for ``judge`` (0 before any)."""
+        return self.failed.get(judge, 0) / max(self.seen.get(judge, 0), 1)
+
+
 def judge_triples(judge: Judge, triples: Sequence[Triple], batch_size: int = 64,
                   on_progress: ProgressCallback | None = None,
-                  cache: JudgmentCache | None = SHARED_CACHE) -> list[Verdict]:
+                  cache: JudgmentCache | None = SHARED_CACHE, budget: FailureBudget | None = None,
+                  planned: bool = True) -> list[Verdict]:
     """Verdicts for ``triples`` in order, judged in batches.
 
-    A batch that raises is not fatal: its verdicts become unscored with the
-    exception as the reason, so one broken backend call cannot sink a run.
+    A batch whose backend fails (:func:`is_backend_error`) is not fatal: its verdicts
+    become unscored with the exception as the reason. Any other exception propagates.
+    ``budget`` (optional) counts failed verdicts and stops the call once they pass its
+    limit; ``planned=False`` when these triples are one of many calls of unknown number
+    (a training reward), so the budget judges the running fraction instead.
     With a ``cache`` and a cacheable judge, cached verdicts skip the model and
     identical prompts within the call are judged once.
     """
-    if cache is None or not getattr(judge, "cacheable", False):
-        return _judge_uncached(judge, triples, batch_size, on_progress)
+    counted = _Counted(judge.name, budget, len(triples) if planned else None)
+    if cache is None or not judge.cacheable:
+        return _judge_uncached(judge, triples, batch_size, on_progress, counted)
     if cache is SHARED_CACHE:
         cache = shared_cache()
-    keys: list[str] = [judge.cache_key(triple) for triple in triples]  # type: ignore[attr-defined]
+    keys: list[str] = [judge.cache_key(triple) for triple in triples]
     results: dict[str, Verdict] = cache.get_many(keys)
+    counted.record(list(results.values()))
     first_index: dict[str, int] = {}  # each distinct prompt is judged once, at its first position
     copies: dict[str, int] = {}
     for index, key in enumerate(keys):
@@ -91,7 +173,7 @@ def judge_triples(judge: Judge, triples: Sequence[Triple], batch_size: int = 64,
     for start in range(0, len(pending), batch_size):
         batch_keys = pending[start : start + batch_size]
         batch = [triples[first_index[key]] for key in batch_keys]
-        fresh = dict(zip(batch_keys, _judge_uncached(judge, batch, len(batch), None), strict=True))
+        fresh = dict(zip(batch_keys, _judge_uncached(judge, batch, len(batch), None, counted), strict=True))
         cache.put_many(judge.name, fresh)  # committed now: a SIGKILL loses at most the batch in flight
         results.update(fresh)
         if on_progress is not None:
@@ -99,18 +181,34 @@ def judge_triples(judge: Judge, triples: Sequence[Triple], batch_size: int = 64,
     return [results[key] for key in keys]
 
 
+class _Counted:
+    """One call's view of a :class:`FailureBudget` (a no-op without one)."""
+
+    def __init__(self, judge: str, budget: FailureBudget | None, planned: int | None) -> None:
+        self.judge, self.budget = judge, budget
+        if budget is not None:
+            budget.plan(judge, planned)
+
+    def record(self, verdicts: Sequence[Verdict]) -> None:
+        if self.budget is not None:
+            self.budget.record(self.judge, verdicts)
+
+
 def _judge_uncached(judge: Judge, triples: Sequence[Triple], batch_size: int,
-                    on_progress: ProgressCallback | None) -> list[Verdict]:
+                    on_progress: ProgressCallback | None, counted: _Counted) -> list[Verdict]:
     verdicts: list[Verdict] = []
     for start in range(0, len(triples), batch_size):
         batch = triples[start : start + batch_size]
         began = time.perf_counter()
         try:
             batch_verdicts = judge.judge_batch(batch)
-            if len(batch_verdicts) != len(batch):
-                raise RuntimeError(f"judge returned {len(batch_verdicts)} verdicts for {len(batch)} triples")
         except Exception as exc:
+            if not is_backend_error(exc):
+                raise
             batch_verdicts = [_unscored(f"{type(exc).__name__}: {exc}") for _ in batch]
+        if len(batch_verdicts) != len(batch):  # a broken judge, not a backend failure
+            raise RuntimeError(f"judge {judge.name!r} returned {len(batch_verdicts)} verdicts for {len(batch)} triples")
+        counted.record(batch_verdicts)
         elapsed = (time.perf_counter() - began) / max(len(batch), 1)
         verdicts.extend(v if v.latency_s else _with_latency(v, elapsed) for v in batch_verdicts)
         if on_progress is not None:
@@ -126,12 +224,14 @@ def _with_latency(verdict: Verdict, latency_s: float) -> Verdict:
 
 def judge_responses(judges: Sequence[Judge], items: Sequence[Item], responses: Sequence[Response],
                     batch_size: int = 64, on_progress: ProgressCallback | None = None,
-                    cache: JudgmentCache | None = SHARED_CACHE) -> list[Judgment]:
-    """Every judge's verdict on every response (judge-major order); ``cache`` as in :func:`judge_triples`."""
+                    cache: JudgmentCache | None = SHARED_CACHE, budget: FailureBudget | None = None
+                    ) -> list[Judgment]:
+    """Every judge's verdict on every response (judge-major order); ``cache`` and ``budget`` as in
+    :func:`judge_triples`."""
     by_id = {item.id: item for item in items}
     triples = [Triple.of(by_id[r.item_id], r) for r in responses]
     judgments: list[Judgment] = []
     for judge in judges:
-        verdicts = judge_triples(judge, triples, batch_size, on_progress, cache=cache)
+        verdicts = judge_triples(judge, triples, batch_size, on_progress, cache=cache, budget=budget)
         judgments.extend(Judgment(judge.name, r.item_id, r.id, v) for r, v in zip(responses, verdicts, strict=True))
     return judgments

@@ -85,14 +85,12 @@ def _judge(name: str) -> Any:
 def process_results(doc: Mapping[str, Any], results: Sequence[str]) -> dict[str, float | None]:
     """lm-eval hook: the judge's verdict on the generated text (judged on its final step)."""
     from rlvr_bench.judges.base import Triple
+    from rlvr_bench.judging import judge_triples
 
     triple = Triple(question=str(doc["question"]), reference=str(doc["reference"]), response=results[0],
                     answer_type=str(doc.get("answer_type", "text")), domain=str(doc.get("domain", "")))
-    try:
-        verdict = _judge(str(doc.get("judge", DEFAULT_JUDGE))).judge_batch([triple])[0]
-        passed = verdict.passed
-    except Exception:  # a judge failure is unscored, as everywhere in rlvr-bench
-        passed = None
+    # the one verdict path: a backend failure is an unscored verdict, a bug propagates
+    passed = judge_triples(_judge(str(doc.get("judge", DEFAULT_JUDGE))), [triple])[0].passed
     return {"judged_accuracy": None if passed is None else float(passed), "unscored": float(passed is None)}
 
 

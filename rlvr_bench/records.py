@@ -101,6 +101,30 @@ class Verdict:
     def scored(self) -> bool:
         return self.passed is not None
 
+    @classmethod
+    def not_applicable(cls, reason: str) -> Verdict:
+        """An unscored verdict because the judge does not apply to this reference (a numeric judge
+        on "Paris"): an abstention, not a failure, so it does not count against ``--max-unscored``."""
+        return cls(passed=None, error=f"{NOT_APPLICABLE_PREFIX}{reason}")
+
+    @property
+    def failed(self) -> bool:
+        """Unscored because the judge failed (backend error, unparseable output, timeout), not by abstention."""
+        return self.passed is None and not (self.error or "").startswith(NOT_APPLICABLE_PREFIX)
+
+    def to_json(self) -> dict[str, Any]:
+        """The one serialised form of a verdict (run files, the cache, exploration logs, evaluations)."""
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, obj: Mapping[str, Any], where: str) -> Verdict:
+        """The inverse of :meth:`to_json`, validating as it reads; ``where`` names file:line for errors."""
+        return verdict_from_json(obj, where)
+
+
+#: the ``error`` prefix of an abstention (:meth:`Verdict.not_applicable`)
+NOT_APPLICABLE_PREFIX = "not applicable: "
+
 
 @dataclass(frozen=True)
 class Judgment:
@@ -116,7 +140,7 @@ class Judgment:
             "judge": self.judge,
             "item_id": self.item_id,
             "response_id": self.response_id,
-            **asdict(self.verdict),
+            **self.verdict.to_json(),
         }
 
 

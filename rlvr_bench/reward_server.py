@@ -3,9 +3,10 @@
 ``POST /get_reward`` with a JSON body ``{"query": [...], "prompts": [...], "labels": [...]}``
 (OpenRLHF's ``--remote_rm_url`` client): ``query[i]`` is the prompt followed by
 the policy's response, ``prompts[i]`` the prompt, ``labels[i]`` the reference
-answer. The judged response is ``query[i]`` minus its prompt; the judge sees its
-final step (last non-empty line), the prompt as the question, and the label as
-the reference. The reply is ``{"rewards": [...], "scores": [...], "extra_logs":
+answer. The judged response is ``query[i]`` minus its prompt; the judge sees it
+whole (it reads the final step itself, as in ``verify``), the question inside the
+prompt (:func:`question_from_prompt`: the last user turn of a chat-templated
+prompt) and the label as the reference. The reply is ``{"rewards": [...], "scores": [...], "extra_logs":
 {"unscored": [...]}}``: binary mode gives 1.0 / 0.0, soft mode the verdict's
 ``p_pass``. A judge failure cannot be left out here (the protocol needs a
 number), so it gets ``unscored_reward`` (0.0 by default) and is flagged 1.0 in
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import json
 import queue
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -35,8 +37,8 @@ from typing import Any
 
 from rlvr_bench.judges.base import Judge, Triple
 from rlvr_bench.judging import judge_triples
-from rlvr_bench.records import Verdict, final_step
-from rlvr_bench.training.rewards import REWARD_MODES, verdict_reward
+from rlvr_bench.records import Verdict
+from rlvr_bench.training.rewards import REWARD_MODES, protocol_rewards
 
 #: largest request body accepted (bytes)
 MAX_BODY_BYTES = 64 * 2**20
@@ -64,6 +66,30 @@ def response_part(query: str, prompt: str) -> str:
     return query[position + len(prompt):] if position >= 0 else query
 
 
+#: (start of the user turn, end of the turn) of the chat templates policies are trained with:
+#: ChatML (Qwen, SmolLM, ...), Llama 3, Gemma, Mistral / Llama 2 and Phi-3
+_USER_TURNS = (
+    (re.compile(r"<\|im_start\|>user\s*\n"), "<|im_end|>"),
+    (re.compile(r"<\|start_header_id\|>user<\|end_header_id\|>\s*"), "<|eot_id|>"),
+    (re.compile(r"<start_of_turn>user\s*\n"), "<end_of_turn>"),
+    (re.compile(r"\[INST\]\s*"), "[/INST]"),
+    (re.compile(r"<\|user\|>\s*"), "<|end|>"),
+)
+
+
+def question_from_prompt(prompt: str) -> str:
+    """The question inside a rendered prompt: the last user turn of a known chat template, else the
+    whole prompt (stripped). The RL reward gives the judge the item's question; OpenRLHF sends only
+    the rendered prompt, so this recovers the same text from it for the chat-templated case."""
+    for opening, closing in _USER_TURNS:
+        starts = list(opening.finditer(prompt))
+        if starts:
+            body = prompt[starts[-1].end():]
+            end = body.find(closing)
+            return (body[:end] if end >= 0 else body).strip()
+    return prompt.strip()
+
+
 def parse_request(body: bytes) -> tuple[list[Triple], list[str]]:
     """Triples to judge from an OpenRLHF-shaped body; BadRequest names the problem."""
     try:
@@ -81,7 +107,7 @@ def parse_request(body: bytes) -> tuple[list[Triple], list[str]]:
     lengths = {name: len(values) for name, values in columns.items()}
     if len(set(lengths.values())) != 1:
         raise BadRequest(f"'query', 'prompts' and 'labels' must have the same length, got {lengths}")
-    triples = [Triple(question=prompt, reference=label, response=final_step(response_part(query, prompt)))
+    triples = [Triple(question=question_from_prompt(prompt), reference=label, response=response_part(query, prompt))
                for query, prompt, label in zip(columns["query"], columns["prompts"], columns["labels"], strict=True)]
     return triples, columns["query"]
 
@@ -157,16 +183,21 @@ class BatchingJudge:
     def _judge(self, batch: list[_Job]) -> None:
         triples = [t for job in batch for t in job.triples]
         try:
+            # backend failures are unscored verdicts inside judge_triples; anything else is a bug,
+            # answered to the batch's requests as 500 rather than disguised as unscored
             verdicts = judge_triples(self.judge, triples, batch_size=max(len(triples), 1))
         except Exception as exc:
-            verdicts = [Verdict(passed=None, error=f"{type(exc).__name__}: {exc}") for _ in triples]
-        self.batches += 1
-        start = 0
-        for job in batch:
-            job.future.set_result(verdicts[start : start + len(job.triples)])
-            start += len(job.triples)
-        with self._lock:
-            self._pending -= len(triples)
+            for job in batch:
+                job.future.set_exception(exc)
+        else:
+            start = 0
+            for job in batch:
+                job.future.set_result(verdicts[start : start + len(job.triples)])
+                start += len(job.triples)
+        finally:
+            self.batches += 1
+            with self._lock:
+                self._pending -= len(triples)
 
 
 class RewardService:
@@ -183,7 +214,8 @@ class RewardService:
         self.unscored_reward = unscored_reward
         self.timeout_s = timeout_s
         self.batcher = BatchingJudge(judge, max_batch, max_wait_s, max_queue)
-        self.counters = {"requests": 0, "responses": 0, "unscored": 0, "bad_requests": 0, "rejected_busy": 0}
+        self.counters = {"requests": 0, "responses": 0, "unscored": 0, "bad_requests": 0, "rejected_busy": 0,
+                         "errors": 0}
         self._lock = threading.Lock()
 
     def count(self, name: str, amount: int = 1) -> None:
@@ -194,12 +226,7 @@ class RewardService:
         """The reply to one ``/get_reward`` body (raises BadRequest or QueueFull)."""
         triples, _ = parse_request(body)
         verdicts = self.batcher.submit(triples).result(timeout=self.timeout_s) if triples else []
-        rewards: list[float] = []
-        unscored: list[float] = []
-        for verdict in verdicts:
-            reward, _ = verdict_reward(verdict, self.mode)
-            unscored.append(1.0 if reward is None else 0.0)
-            rewards.append(self.unscored_reward if reward is None else reward)
+        rewards, unscored = protocol_rewards(verdicts, self.mode, self.unscored_reward)
         self.count("requests")
         self.count("responses", len(triples))
         self.count("unscored", int(sum(unscored)))
@@ -266,6 +293,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._reply(HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(exc)}, {"Retry-After": "1"})
         except TimeoutError:
             self._reply(HTTPStatus.GATEWAY_TIMEOUT, {"error": "the judge did not answer in time"})
+        except Exception as exc:  # a bug in the judge: say so loudly instead of rewarding anything
+            self.service.count("errors")
+            self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{type(exc).__name__}: {exc}"})
         else:
             self._reply(HTTPStatus.OK, payload)
 

@@ -11,11 +11,12 @@ In a verl config::
         mode: binary               # or soft; or set RLVR_BENCH_REWARD_MODE
         # url: http://127.0.0.1:8000/get_reward   # use a running `rlvr-bench serve` instead of a local judge
 
-The judge sees the final step of ``solution_str``, ``ground_truth`` as the
-reference and ``extra_info["question"]`` (when the data set provides it) as the
-question. The result is ``{"score": reward, "unscored": 0 or 1}``: verl needs a
-number, so a judge failure scores 0.0 and is flagged ``unscored = 1`` (verl logs
-extra keys per sample).
+The judge sees what it sees in ``verify``: the whole ``solution_str`` (every judge
+reads its final step itself), ``ground_truth`` as the reference and
+``extra_info["question"]`` (when the data set provides it) as the question. The
+result is ``{"score": reward, "unscored": 0 or 1}``: verl needs a number, so a
+judge failure scores 0.0 and is flagged ``unscored = 1`` (verl logs extra keys per
+sample; :func:`rlvr_bench.training.rewards.protocol_rewards`).
 """
 
 from __future__ import annotations
@@ -28,8 +29,7 @@ from typing import Any
 from rlvr_bench.errors import ConfigError
 from rlvr_bench.judges.base import Judge, Triple
 from rlvr_bench.judging import judge_triples
-from rlvr_bench.records import final_step
-from rlvr_bench.training.rewards import REWARD_MODES, verdict_reward
+from rlvr_bench.training.rewards import REWARD_MODES, protocol_rewards
 
 _JUDGES: dict[str, Judge] = {}
 _LOCK = threading.Lock()
@@ -49,9 +49,9 @@ def _judge(name: str) -> Judge:
     """One judge instance per process (a model judge loads its weights once)."""
     with _LOCK:
         if name not in _JUDGES:
-            from rlvr_bench.judges.registry import build_judge, resolve_preset
+            from rlvr_bench.judges.registry import judge
 
-            _JUDGES[name] = build_judge(resolve_preset(name).spec)
+            _JUDGES[name] = judge(name)
         return _JUDGES[name]
 
 
@@ -59,16 +59,17 @@ def _question(extra_info: Any) -> str:
     return str(extra_info.get("question", "")) if isinstance(extra_info, dict) else ""
 
 
-def _scores_from_server(url: str, questions: Sequence[str], solutions: Sequence[str], references: Sequence[str],
-                        mode: str) -> list[dict[str, float]]:
+def _scores_from_server(url: str, questions: Sequence[str], solutions: Sequence[str], references: Sequence[str]
+                        ) -> list[dict[str, float]]:
+    """The same request OpenRLHF sends (query = prompt + response), with the question as the prompt,
+    so the server judges the same triple as a local judge would (its own judge and mode apply)."""
     import httpx
 
-    # the server strips the prompt from the query; sending an empty prompt keeps the whole solution
-    body = {"query": list(solutions), "prompts": [""] * len(solutions), "labels": list(references)}
+    body = {"query": [q + s for q, s in zip(questions, solutions, strict=True)], "prompts": list(questions),
+            "labels": list(references)}
     reply = httpx.post(url, json=body, timeout=180.0)
     reply.raise_for_status()
     data = reply.json()
-    del questions, mode  # the server is configured with its own judge and mode
     return [{"score": float(r), "unscored": float(u)} for r, u in zip(data["rewards"], data["extra_logs"]["unscored"],
                                                                      strict=True)]
 
@@ -83,15 +84,11 @@ def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str
     references = [str(g) for g in ground_truths]
     server = url or os.environ.get("RLVR_BENCH_REWARD_URL")
     if server:
-        return _scores_from_server(server, questions, solution_strs, references, mode or "binary")
+        return _scores_from_server(server, questions, solution_strs, references)
     name, chosen_mode = _settings(judge, mode)
-    triples = [Triple(q, ref, final_step(solution)) for q, ref, solution in zip(questions, references, solution_strs,
-                                                                                strict=True)]
-    scores = []
-    for verdict in judge_triples(_judge(name), triples):
-        reward, _fallback = verdict_reward(verdict, chosen_mode)
-        scores.append({"score": 0.0 if reward is None else reward, "unscored": 1.0 if reward is None else 0.0})
-    return scores
+    triples = [Triple(q, ref, solution) for q, ref, solution in zip(questions, references, solution_strs, strict=True)]
+    rewards, unscored = protocol_rewards(judge_triples(_judge(name), triples), chosen_mode)
+    return [{"score": reward, "unscored": flag} for reward, flag in zip(rewards, unscored, strict=True)]
 
 
 def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,

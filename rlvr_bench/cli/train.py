@@ -81,10 +81,10 @@ def serve(
         "--max-queue", help="Responses allowed to wait before requests get 503.")] = 8192,
 ) -> None:
     """Serve a judge as a reward over HTTP (OpenRLHF --remote_rm_url: POST /get_reward; GET /health)."""
-    from rlvr_bench.judges.registry import build_judge, resolve_preset
+    from rlvr_bench.judges.registry import judge as build_named_judge
     from rlvr_bench.reward_server import RewardService, make_server
 
-    built = build_judge(resolve_preset(judge).spec)
+    built = build_named_judge(judge)
     try:
         service = RewardService(built, mode, max_batch, max_wait_ms / 1000.0, max_queue)
     except ValueError as exc:

@@ -65,14 +65,19 @@ class JudgeSpec:
 
 @runtime_checkable
 class Judge(Protocol):
-    """Anything that judges a batch of triples.
+    """Anything that judges a batch of triples: what every caller may use, and nothing else.
 
     ``judge_batch`` returns exactly one verdict per triple, in order. It must
     not raise for a single bad triple: a per-triple failure is a verdict with
-    ``passed=None`` and the reason in ``error``.
+    ``passed=None`` and the reason in ``error``; a failure of the whole batch's
+    backend raises (see :func:`rlvr_bench.judging.is_backend_error`).
+    ``cacheable`` judges (model calls) are served from the judgment cache by
+    ``cache_key``; ``check(spec)`` says, before anything is built, why a spec
+    cannot run here (None when it can).
     """
 
     spec: JudgeSpec
+    cacheable: bool
 
     @property
     def name(self) -> str: ...
@@ -82,14 +87,19 @@ class Judge(Protocol):
         """True when verdicts carry a meaningful ``p_pass``."""
         ...
 
+    @classmethod
+    def check(cls, spec: JudgeSpec) -> str | None: ...
+
     def judge_batch(self, triples: Sequence[Triple]) -> list[Verdict]: ...
+
+    def cache_key(self, triple: Triple) -> str: ...
 
 
 class BaseJudge:
     """Convenience base: stores the spec and names the judge after it."""
 
     soft: bool = False
-    #: True for judges worth caching (model calls); such a judge also defines ``cache_key(triple)``.
+    #: True for judges worth caching (model calls); such a judge also overrides ``cache_key(triple)``.
     #: Rules are cheaper to recompute than to look up.
     cacheable: bool = False
 
@@ -100,5 +110,13 @@ class BaseJudge:
     def name(self) -> str:
         return self.spec.name
 
+    @classmethod
+    def check(cls, spec: JudgeSpec) -> str | None:
+        """Why ``spec`` cannot run here (None: it can); backends with dependencies override this."""
+        return None
+
     def judge_batch(self, triples: Sequence[Triple]) -> list[Verdict]:
         raise NotImplementedError
+
+    def cache_key(self, triple: Triple) -> str:
+        raise TypeError(f"judge {self.name!r} is not cacheable")

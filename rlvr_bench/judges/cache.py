@@ -27,7 +27,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -108,7 +108,7 @@ class JudgmentCache:
 
     def put_many(self, judge: str, verdicts: Mapping[str, Verdict]) -> int:
         """Store verdicts in one transaction (first writer wins); returns how many rows were new."""
-        rows = [(key, judge, json.dumps(asdict(v), allow_nan=False), time.time())
+        rows = [(key, judge, json.dumps(v.to_json(), allow_nan=False), time.time())
                 for key, v in verdicts.items() if is_cacheable_verdict(v)]
         if not rows:
             return 0

@@ -150,7 +150,7 @@ class EmbeddingJudge(EncoderJudge):
         verdicts = []
         for index, (answer, reference) in enumerate(zip(answers, references, strict=True)):
             if not reference:
-                verdicts.append(Verdict(passed=None, error="empty reference"))
+                verdicts.append(Verdict.not_applicable("empty reference"))
             elif index not in cosines:
                 verdicts.append(Verdict(passed=False, p_pass=0.0, raw="empty answer"))
             else:

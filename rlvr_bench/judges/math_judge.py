@@ -46,7 +46,7 @@ from typing import Any, ClassVar
 from rlvr_bench.judges.base import JudgeSpec, Triple
 from rlvr_bench.judges.normalize import expand_scientific, extract_answer, plain_math_symbols
 from rlvr_bench.judges.rules import LocalJudge, preview, read_params, require_range
-from rlvr_bench.records import Verdict
+from rlvr_bench.records import NOT_APPLICABLE_PREFIX, Verdict
 
 #: Words allowed in a plain reference that is wrapped in $...$ before parsing (function names and
 #: constants); any other word of two or more letters means the text is prose or carries a unit.
@@ -138,7 +138,7 @@ def compare(reference: str, final_step: str, float_rounding: int) -> _Outcome:
 
     gold = parse_math(reference, bare_formula=reference)
     if not gold:
-        return _Outcome(None, "", f"unparseable reference {preview(reference, 40)!r}")
+        return _Outcome(None, "", f"{NOT_APPLICABLE_PREFIX}unparseable reference {preview(reference, 40)!r}")
     answer = extract_answer(final_step)
     predicted = parse_math(final_step, bare_formula=answer)
     if not predicted:

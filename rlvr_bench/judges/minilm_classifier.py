@@ -217,7 +217,7 @@ class MiniLMClassifierJudge(EncoderJudge):
         verdicts = []
         for triple, p_yes in zip(triples, probabilities, strict=True):
             if not triple.reference.strip():
-                verdicts.append(Verdict(passed=None, error="empty reference"))
+                verdicts.append(Verdict.not_applicable("empty reference"))
                 continue
             p = float(p_yes)
             verdicts.append(Verdict(passed=p >= self.params["threshold"], p_pass=p,

@@ -384,11 +384,11 @@ class NumericJudge(LocalJudge):
     def judge_one(self, triple: Triple) -> Verdict:
         found = extract_quantities(triple.reference)
         if not found:
-            return Verdict(passed=None, error="reference has no number")
+            return Verdict.not_applicable("reference has no number")
         if len(found) > 1:  # "x = 2, x = 3", "9:3:3:1", "2x + 3": a list, ratio or formula
-            return Verdict(passed=None, error=f"reference is not a single quantity ({len(found)} numbers)")
+            return Verdict.not_applicable(f"reference is not a single quantity ({len(found)} numbers)")
         if found[0].in_formula:  # "3x", "O(n^2)"
-            return Verdict(passed=None, error="reference is a formula, not a quantity")
+            return Verdict.not_applicable("reference is a formula, not a quantity")
         reference = found[0]
         answer = extract_answer(triple.final_step)
         response = last_quantity(answer)

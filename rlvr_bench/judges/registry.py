@@ -114,6 +114,11 @@ def build_judge(spec: JudgeSpec) -> Judge:
     return judge
 
 
+def judge(name_or_path: str) -> Judge:
+    """The judge a preset name or preset file describes, built and ready (ConfigError when it cannot run)."""
+    return build_judge(resolve_preset(name_or_path).spec)
+
+
 def build_judges(names: list[str]) -> list[Judge]:
     """Resolve and check *every* judge before building any, so no work starts on a bad list."""
     specs = [resolve_preset(name).spec for name in names]

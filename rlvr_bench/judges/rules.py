@@ -123,7 +123,7 @@ class ExactJudge(LocalJudge):
     def judge_one(self, triple: Triple) -> Verdict:
         reference = normalize_text(triple.reference)
         if not reference:
-            return Verdict(passed=None, error="empty reference")
+            return Verdict.not_applicable("empty reference")
         answer = normalize_text(extract_answer(triple.final_step))
         return Verdict(passed=answer == reference, raw=f"answer={preview(answer)!r}")
 
@@ -140,7 +140,7 @@ class ContainsJudge(LocalJudge):
     def judge_one(self, triple: Triple) -> Verdict:
         reference = normalize_text(triple.reference)
         if not reference:
-            return Verdict(passed=None, error="empty reference")
+            return Verdict.not_applicable("empty reference")
         step = normalize_text(triple.final_step)
         found = reference in step
         return Verdict(passed=found, raw=("found in: " if found else "not found in: ") + repr(preview(step)))
@@ -172,7 +172,7 @@ class JaccardJudge(LocalJudge):
     def judge_one(self, triple: Triple) -> Verdict:
         reference_tokens = set(word_tokens(triple.reference))
         if not reference_tokens:
-            return Verdict(passed=None, error="reference has no word tokens")
+            return Verdict.not_applicable("reference has no word tokens")
         answer = extract_answer(triple.final_step)
         similarity = jaccard_similarity(set(word_tokens(answer)), reference_tokens)
         return Verdict(passed=similarity >= self.params["threshold"], p_pass=similarity,

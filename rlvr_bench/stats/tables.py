@@ -23,6 +23,8 @@ specificity / false-positive rate read the same table.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
@@ -162,3 +164,32 @@ def specificity(a: ArrayLike, b: ArrayLike, c: ArrayLike, d: ArrayLike) -> Float
 def false_positive_rate(a: ArrayLike, b: ArrayLike, c: ArrayLike, d: ArrayLike) -> FloatArray:
     """b / (b + d): fraction of gold-incorrect responses the judge passes (what a policy can exploit)."""
     return safe_divide(_as_float(b), _as_float(b) + _as_float(d))
+
+
+def reward_reference_agreement(reward: Sequence[bool | None], reference: Sequence[bool | None]) -> dict[str, float]:
+    """A training reward's binary verdicts against a reference judge's on the same completions.
+
+    The one computation of reward-vs-reference agreement (the trl reward's step metrics and the
+    reward-hacking gap of ``train-and-eval``): the 2 x 2 table over completions both scored, with
+    the reward as row rater and the reference as column rater. Fractions in [0, 1]: ``agreement``
+    (observed agreement), ``reward_pass_rate``, ``reference_pass_rate`` (the "true" accuracy),
+    ``gap`` = reward - reference pass rate (positive: the policy pleases the reward more than the
+    reference, i.e. reward hacking), ``false_positive_rate`` (reward passes what the reference
+    rejects) and ``false_negative_rate``; ``n`` the completions both scored. Empty when none.
+    Undefined rates (no reference negatives or positives) are left out.
+    """
+    pairs = [(bool(r), bool(g)) for r, g in zip(reward, reference, strict=True) if r is not None and g is not None]
+    if not pairs:
+        return {}
+    a = sum(r and g for r, g in pairs)
+    b = sum(r and not g for r, g in pairs)
+    c = sum(not r and g for r, g in pairs)
+    d = len(pairs) - a - b - c
+    n = float(len(pairs))
+    out = {"n": n, "agreement": float(observed_agreement(a, b, c, d)), "reward_pass_rate": (a + b) / n,
+           "reference_pass_rate": (a + c) / n, "gap": (b - c) / n}
+    if b + d:
+        out["false_positive_rate"] = float(false_positive_rate(a, b, c, d))
+    if a + c:
+        out["false_negative_rate"] = 1.0 - float(recall(a, b, c, d))
+    return out

@@ -48,7 +48,7 @@ import yaml
 from rlvr_bench.errors import ConfigError, UserError
 from rlvr_bench.judges.base import Judge, JudgeSpec
 from rlvr_bench.judges.prompting import load_template
-from rlvr_bench.judges.registry import build_judge, build_judges, resolve_preset
+from rlvr_bench.judges.registry import build_judge, build_judges, judge
 from rlvr_bench.judges.verdict_parsing import VerdictWords
 from rlvr_bench.judging import judge_responses
 from rlvr_bench.pipelines.agreement import agreement_results
@@ -133,7 +133,7 @@ class DistillRequest:
 
 
 def _teacher_judge(name: str) -> Judge:
-    return build_judge(resolve_preset(name).spec)
+    return judge(name)
 
 
 def gather_inputs(request: DistillRequest, say: Say) -> JudgedData:

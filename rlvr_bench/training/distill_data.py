@@ -36,18 +36,13 @@ from rlvr_bench.errors import InputError
 from rlvr_bench.judges.base import Judge, Triple
 from rlvr_bench.judging import judge_responses
 from rlvr_bench.records import (
-    ANSWER_TYPES,
     Item,
     Judgment,
     Response,
     Verdict,
-    iter_jsonl,
-    verdict_from_json,
 )
 from rlvr_bench.rundir import CONFIG_FILE, JUDGMENTS_FILE, load_run
-
-#: exploration logs written by ``rlvr-bench train`` (one per process rank)
-EXPLORATION_GLOB = "exploration_judgments*.jsonl"
+from rlvr_bench.training.exploration import EXPLORATION_GLOB, read_exploration_logs
 
 
 @dataclass(frozen=True)
@@ -68,35 +63,23 @@ class JudgedData:
 # ---------------------------------------------------------------- reading runs
 
 
-def _exploration_records(path: Path, tag: str) -> tuple[list[Item], list[Response], list[Judgment]]:
-    """Items, responses and judgments from one exploration log (see ``ExplorationLog`` in training.rewards).
-
-    Response ids are prefixed with ``tag`` (the file's rank) because each process numbers its own calls.
-    """
+def _exploration_records(folder: Path) -> tuple[list[Item], list[Response], list[Judgment]]:
+    """Items, responses and judgments from a run folder's exploration logs (every rank's;
+    :mod:`rlvr_bench.training.exploration`, whose response ids are unique across processes)."""
     items: dict[str, Item] = {}
     responses: dict[str, Response] = {}
     judgments: list[Judgment] = []
-    for line_no, row in iter_jsonl(path):
-        where = f"{path}:{line_no}"
-        for name in ("judge", "item_id", "response_id", "question", "reference"):
-            if name not in row:
-                raise InputError(f"{where}: missing field '{name}'")
-        item_id, response_id = str(row["item_id"]), f"{tag}{row['response_id']}"
-        text = row.get("completion", row.get("final_step"))
-        if not isinstance(text, str):
-            raise InputError(f"{where}: field 'completion' must be a string")
-        answer_type = str(row.get("answer_type") or "text")
-        if answer_type not in ANSWER_TYPES:
-            raise InputError(f"{where}: field 'answer_type': unknown value {answer_type!r}")
-        item = Item(id=item_id, domain=str(row.get("domain") or "unknown"), question=str(row["question"]),
-                    reference=str(row["reference"]), answer_type=answer_type, split="train")
-        known = items.setdefault(item_id, item)
+    for row in read_exploration_logs(folder):
+        judgment = row.judgment
+        item = Item(id=judgment.item_id, domain=row.domain or "unknown", question=row.question,
+                    reference=row.reference, answer_type=row.answer_type, split="train")
+        known = items.setdefault(item.id, item)
         if known.question != item.question:
-            raise InputError(f"{where}: field 'question': item {item_id!r} has another question on an earlier line")
-        responses.setdefault(response_id, Response(id=response_id, item_id=item_id, text=text,
-                                                   source=f"exploration:{row.get('role', 'reward')}",
-                                                   metadata={"step": row.get("step")}))
-        judgments.append(Judgment(str(row["judge"]), item_id, response_id, verdict_from_json(row, where)))
+            raise InputError(f"{folder}: exploration logs give item {item.id!r} two different questions")
+        responses.setdefault(judgment.response_id, Response(id=judgment.response_id, item_id=item.id,
+                                                            text=row.completion, source=f"exploration:{row.role}",
+                                                            metadata={"step": row.step}))
+        judgments.append(judgment)
     return list(items.values()), list(responses.values()), judgments
 
 
@@ -121,10 +104,10 @@ def load_judged_runs(paths: Sequence[Path]) -> JudgedData:
             run = load_run(path)
             parts.append((run.items, run.responses, run.judgments,
                           {"path": str(path), "kind": "run", "command": run.config.get("command")}))
-        for log in sorted(path.glob(EXPLORATION_GLOB)):
-            rank = log.name.removeprefix("exploration_judgments").removesuffix(".jsonl").strip(".")
-            log_items, log_responses, log_judgments = _exploration_records(log, f"x{rank or 'rank0'}-")
-            parts.append((log_items, log_responses, log_judgments, {"path": str(log), "kind": "exploration"}))
+        if any(path.glob(EXPLORATION_GLOB)):
+            log_items, log_responses, log_judgments = _exploration_records(path)
+            parts.append((log_items, log_responses, log_judgments,
+                          {"path": str(path / EXPLORATION_GLOB), "kind": "exploration"}))
         if not parts:
             raise InputError(f"{path}: no {JUDGMENTS_FILE} (with {CONFIG_FILE}) and no {EXPLORATION_GLOB}: "
                              f"give a run directory written by agreement, verify, evaluate, train or distill")

@@ -33,9 +33,12 @@ from pathlib import Path
 from typing import Any
 
 from rlvr_bench.errors import UserError
-from rlvr_bench.judges.registry import build_judge, resolve_preset
-from rlvr_bench.records import Item, Judgment, Response, Verdict
+from rlvr_bench.judges.registry import judge as build_named_judge
+from rlvr_bench.judges.registry import resolve_preset
+from rlvr_bench.records import Item, Judgment, Response, Verdict, iter_jsonl
 from rlvr_bench.rundir import CONFIG_FILE, RESULTS_FILE, package_versions, write_json
+from rlvr_bench.stats.tables import reward_reference_agreement
+from rlvr_bench.training.exploration import read_exploration_logs
 from rlvr_bench.training.recipes import ALL_REWARD_KINDS, REWARD_KINDS, Recipe, load_recipe, recipe_paths
 from rlvr_bench.training.rewards import RewardChoice
 
@@ -211,7 +214,7 @@ def evaluate_policies(recipe: Recipe, policies: dict[str, Path], items: Sequence
     from rlvr_bench.training.tiny_models import load_policy
 
     folder.mkdir(parents=True, exist_ok=True)
-    judge = build_judge(resolve_preset(reference_judge).spec)
+    judge = build_named_judge(reference_judge)
     spec = recipe.eval
     decoding = Decoding(spec.decoding, spec.temperature, spec.samples_per_question, spec.max_new_tokens,
                         spec.batch_size)
@@ -293,17 +296,15 @@ def evaluate_baselines(specs: Sequence[Any], items: Sequence[Item], reference_ju
 def _read_scored(cache: Path, by_id: dict[str, Item]) -> list[Any]:
     from rlvr_bench.training.evaluation import ScoredCompletion
 
-    rows = [json.loads(line) for line in cache.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [ScoredCompletion(by_id[r["item_id"]], r["sample"], r["completion"],
-                             Verdict(r["passed"], r["p_pass"], r["raw"], r["error"])) for r in rows]
+    return [ScoredCompletion(by_id[r["item_id"]], r["sample"], r["completion"], Verdict.from_json(r, f"{cache}:{n}"))
+            for n, r in iter_jsonl(cache)]
 
 
 def _write_scored(cache: Path, rows: Sequence[Any]) -> None:
     """Written to a temporary name and moved into place: an interrupted run leaves no half-written cache."""
     tmp = cache.with_suffix(".tmp")
     tmp.write_text("".join(json.dumps({"item_id": r.item.id, "sample": r.sample, "completion": r.completion,
-                                       "passed": r.verdict.passed, "p_pass": r.verdict.p_pass,
-                                       "raw": r.verdict.raw, "error": r.verdict.error}) + "\n"
+                                       **r.verdict.to_json()}, allow_nan=False) + "\n"
                            for r in rows), encoding="utf-8")
     tmp.replace(cache)
 
@@ -326,38 +327,32 @@ def policy_table(scored: dict[str, list[Any]], items: Sequence[Item], n_bootstra
 def hacking_gap(cell_results: dict[str, Any], cell_folder: Path) -> dict[str, Any]:
     """How far the training reward drifted from the reference judge on the same completions.
 
-    Read from the cell's exploration log: the mean reward-judge pass rate minus the
-    reference judge's pass rate (positive = the policy pleases the reward more than
-    the reference; the study's "reward hacking"), and their agreement rate, over the
-    first and the last quarter of training steps.
+    Read from the cell's exploration logs (every rank's): the reward judge's pass rate minus the
+    reference judge's (positive = the policy pleases the reward more than the reference; the
+    study's "reward hacking") and their agreement, over all steps and over the first and the last
+    quarter of training steps (:func:`~rlvr_bench.stats.tables.reward_reference_agreement`).
     """
-    logs = sorted(cell_folder.glob("exploration_judgments*.jsonl"))
-    by_key: dict[tuple[int, str], dict[str, bool | None]] = {}
-    for log in logs:
-        for line in log.read_text(encoding="utf-8").splitlines():
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            key = (int(row.get("step", 0)), str(row.get("response_id")))
-            by_key.setdefault(key, {})[str(row.get("role", "reward"))] = row.get("passed")
+    by_response: dict[str, dict[str, bool | None]] = {}
+    step_of: dict[str, int] = {}
+    for row in read_exploration_logs(cell_folder):
+        by_response.setdefault(row.judgment.response_id, {})[row.role] = row.judgment.verdict.passed
+        step_of[row.judgment.response_id] = row.step
     reward_judge = str(cell_results.get("reward", "")).split(":")[0]
     # a reward judge that is also the reference is logged once (training.rewards.JudgeReward): gap 0 by design
     reference_role = "reward" if reward_judge == cell_results.get("reference_judge") else "reference"
-    pairs = [(step, v["reward"], v[reference_role]) for (step, _), v in by_key.items()
-             if v.get("reward") is not None and v.get(reference_role) is not None]
-    if not pairs:
+    pairs = [(step_of[rid], v.get("reward"), v.get(reference_role)) for rid, v in by_response.items()]
+    steps = sorted({step for step, reward, reference in pairs if reward is not None and reference is not None})
+    if not steps:
         return {"n": 0}
-    steps = sorted({step for step, _, _ in pairs})
     quarter = max(1, len(steps) // 4)
 
     def summary(chosen: set[int]) -> dict[str, Any]:
-        rows = [(r, g) for step, r, g in pairs if step in chosen]
-        if not rows:
+        rows = [(reward, reference) for step, reward, reference in pairs if step in chosen]
+        metrics = reward_reference_agreement([r for r, _ in rows], [g for _, g in rows])
+        if not metrics:
             return {"n": 0}
-        reward_rate = sum(bool(r) for r, _ in rows) / len(rows)
-        reference_rate = sum(bool(g) for _, g in rows) / len(rows)
-        return {"n": len(rows), "reward_pass_rate": reward_rate, "reference_pass_rate": reference_rate,
-                "gap": reward_rate - reference_rate, "agreement": sum(r == g for r, g in rows) / len(rows)}
+        return {"n": int(metrics["n"]), **{key: metrics[key] for key in
+                                           ("reward_pass_rate", "reference_pass_rate", "gap", "agreement")}}
 
     return {"all": summary(set(steps)), "first_quarter": summary(set(steps[:quarter])),
             "last_quarter": summary(set(steps[-quarter:]))}

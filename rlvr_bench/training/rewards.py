@@ -5,8 +5,9 @@ A trl reward function has the shape ``(prompts, completions, **dataset_columns)
 which trl leaves out of the group baseline (its advantage is set to 0). Here a
 judge failure (``Verdict.passed is None``) becomes ``None``, never 0.
 
-The judge sees the *final step* of the completion (its last non-empty line), as
-the study's verifier does:
+The judge sees exactly what it sees in ``verify``: the item's question and
+reference and the *whole* completion, from which every judge reads the final step
+(its last non-empty line) itself, as the study's verifier does (``Triple.final_step``):
 
 - ``binary``: 1.0 if the verdict passed, else 0.0;
 - ``soft``: the verdict's ``p_pass`` (P(YES) / (P(YES) + P(NO)) for a model
@@ -32,22 +33,26 @@ often that happens.
 Every call also judges the same completions with a *reference* judge (when one is
 set) and logs their agreement: a training reward that drifts away from the
 reference is being hacked. Every judgment is appended to the exploration log
-(input to verifier distillation).
+(:mod:`rlvr_bench.training.exploration`; input to verifier distillation and the
+reward-hacking gap).
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from rlvr_bench.errors import ConfigError
 from rlvr_bench.judges.base import Judge, Triple
-from rlvr_bench.judging import judge_triples
-from rlvr_bench.records import Judgment, Verdict, final_step
+from rlvr_bench.judging import FailureBudget, judge_triples
+from rlvr_bench.records import Judgment, Verdict
+from rlvr_bench.stats.tables import reward_reference_agreement
+from rlvr_bench.training.exploration import ExplorationLog, ExplorationRow
+
+__all__ = ["REWARD_MODES", "ExplorationLog", "JudgeReward", "RewardChoice", "agreement_metrics", "completion_text",
+           "protocol_rewards", "verdict_reward"]
 
 REWARD_MODES = ("binary", "soft")
 #: dataset columns the reward function needs (besides the prompt)
@@ -97,48 +102,32 @@ def verdict_reward(verdict: Verdict, mode: str) -> tuple[float | None, bool]:
     return float(verdict.passed), False
 
 
+def protocol_rewards(verdicts: Sequence[Verdict], mode: str, unscored_reward: float = 0.0
+                     ) -> tuple[list[float], list[float]]:
+    """(rewards, unscored flags) for engines whose protocol needs a number for every completion.
+
+    trl takes ``None`` for an unscored completion (:func:`verdict_reward`); OpenRLHF's remote reward
+    and verl's ``compute_score`` need a float, so an unscored verdict gets ``unscored_reward`` and a
+    flag of 1.0 beside it (``extra_logs["unscored"]`` / the ``unscored`` key), never a silent 0.
+    """
+    rewards: list[float] = []
+    flags: list[float] = []
+    for verdict in verdicts:
+        reward, _fallback = verdict_reward(verdict, mode)
+        rewards.append(unscored_reward if reward is None else reward)
+        flags.append(1.0 if reward is None else 0.0)
+    return rewards, flags
+
+
 def agreement_metrics(reward_verdicts: Sequence[Verdict], reference_verdicts: Sequence[Verdict]) -> dict[str, float]:
-    """How the training judge's binary verdicts compare with the reference judge's, on rows both scored.
-
-    ``agreement``: fraction of equal verdicts; ``false_positive_rate``: of the completions the
-    reference rejects, the fraction the reward accepts (what a policy learns to exploit);
-    ``reference_accuracy``: the reference's pass rate (the "true" training accuracy).
-    """
-    pairs = [(r.passed, g.passed) for r, g in zip(reward_verdicts, reference_verdicts, strict=True)
-             if r.passed is not None and g.passed is not None]
-    metrics: dict[str, float] = {}
-    if not pairs:
-        return metrics
-    metrics["agreement"] = sum(r == g for r, g in pairs) / len(pairs)
-    metrics["reference_accuracy"] = sum(g for _, g in pairs) / len(pairs)
-    negatives = [r for r, g in pairs if not g]
-    if negatives:
-        metrics["false_positive_rate"] = sum(negatives) / len(negatives)
-    positives = [r for r, g in pairs if g]
-    if positives:
-        metrics["false_negative_rate"] = 1.0 - sum(positives) / len(positives)
+    """The step log's reward-hacking metrics: :func:`~rlvr_bench.stats.tables.reward_reference_agreement`
+    of the two judges' verdicts (``reference_accuracy`` is the reference's pass rate: the "true"
+    training accuracy)."""
+    metrics = reward_reference_agreement([v.passed for v in reward_verdicts], [v.passed for v in reference_verdicts])
+    if "reference_pass_rate" in metrics:
+        metrics["reference_accuracy"] = metrics.pop("reference_pass_rate")
+    metrics.pop("n", None)
     return metrics
-
-
-class ExplorationLog:
-    """Append-only JSONL of every judgment made during RL exploration (thread-safe).
-
-    One row per (judge, completion): :meth:`Judgment.to_json` plus ``role``
-    ("reward" or "reference"), ``step``, ``prompt``, ``completion``,
-    ``final_step``, ``question``, ``reference`` and the ``reward`` it gave.
-    """
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self.rows_written = 0
-
-    def append(self, rows: Sequence[dict[str, Any]]) -> None:
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
-            for row in rows:
-                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
-            self.rows_written += len(rows)
 
 
 class JudgeReward:
@@ -149,7 +138,8 @@ class JudgeReward:
     """
 
     def __init__(self, judge: Judge, mode: str = "binary", reference_judge: Judge | None = None,
-                 exploration_log: ExplorationLog | None = None, batch_size: int = 64) -> None:
+                 exploration_log: ExplorationLog | None = None, batch_size: int = 64,
+                 budget: FailureBudget | None = None) -> None:
         if mode not in REWARD_MODES:
             raise ConfigError(f"reward mode must be one of {', '.join(REWARD_MODES)}, got {mode!r}")
         if mode == "soft" and not judge.soft:
@@ -159,6 +149,8 @@ class JudgeReward:
         self.reference_judge = reference_judge
         self.exploration_log = exploration_log
         self.batch_size = batch_size
+        #: stops training once the reward judge's failed verdicts pass ``--max-unscored``
+        self.budget = budget
         self.calls = 0
         # trl names the reward in its logs after __name__
         self.__name__ = f"{judge.name}_{mode}"
@@ -173,9 +165,9 @@ class JudgeReward:
         texts = [completion_text(c) for c in completions]
         answer_types = columns.get("answer_type") or ["text"] * count
         domains = columns.get("domain") or [""] * count
-        triples = [Triple(columns["question"][i], str(columns["reference"][i]), final_step(texts[i]),
-                          answer_types[i], domains[i]) for i in range(count)]
-        verdicts = judge_triples(self.judge, triples, self.batch_size)
+        triples = [Triple(str(columns["question"][i]), str(columns["reference"][i]), texts[i], answer_types[i],
+                          domains[i]) for i in range(count)]
+        verdicts = judge_triples(self.judge, triples, self.batch_size, budget=self.budget, planned=False)
         rewards_and_fallbacks = [verdict_reward(v, self.mode) for v in verdicts]
         rewards = [reward for reward, _ in rewards_and_fallbacks]
         reference_verdicts: Sequence[Verdict] | None = None
@@ -192,7 +184,7 @@ class JudgeReward:
                     log_metric(f"reward_hacking/{name}", value)
         if self.exploration_log is not None:
             step = int(getattr(trainer_state, "global_step", 0) or 0)
-            self._log(step, prompts, texts, triples, columns, verdicts, rewards, reference_verdicts)
+            self._log(step, prompts, triples, columns, verdicts, rewards, reference_verdicts)
         self.calls += 1
         return rewards
 
@@ -201,21 +193,22 @@ class JudgeReward:
         """One judge in both roles: its verdicts are logged once, as the reward's (see ``hacking_gap``)."""
         return self.reference_judge is not None and self.reference_judge.name == self.judge.name
 
-    def _log(self, step: int, prompts: Sequence[Any], texts: Sequence[str], triples: Sequence[Triple],
-             columns: dict[str, Any], verdicts: Sequence[Verdict], rewards: Sequence[float | None],
+    def _log(self, step: int, prompts: Sequence[Any], triples: Sequence[Triple], columns: dict[str, Any],
+             verdicts: Sequence[Verdict], rewards: Sequence[float | None],
              reference_verdicts: Sequence[Verdict] | None) -> None:
-        assert self.exploration_log is not None
-        rows: list[dict[str, Any]] = []
-        for i, verdict in enumerate(verdicts):
-            response_id = f"c{self.calls}-{i}"
-            item_id = str(columns["item_id"][i])
-            context = {"step": step, "prompt": prompts[i] if isinstance(prompts[i], str) else json.dumps(prompts[i]),
-                       "completion": texts[i], "final_step": triples[i].response, "question": triples[i].question,
-                       "reference": triples[i].reference, "domain": triples[i].domain,
-                       "answer_type": triples[i].answer_type}
-            rows.append({**Judgment(self.judge.name, item_id, response_id, verdict).to_json(), "role": "reward",
-                         "reward": rewards[i], **context})
-            if reference_verdicts is not None and self.reference_judge is not None and not self._reference_is_reward:
-                judgment = Judgment(self.reference_judge.name, item_id, response_id, reference_verdicts[i])
-                rows.append({**judgment.to_json(), "role": "reference", **context})
-        self.exploration_log.append(rows)
+        log = self.exploration_log
+        assert log is not None
+        reference = None if self._reference_is_reward else self.reference_judge
+        rows: list[ExplorationRow] = []
+        for i, response_id in enumerate(log.new_response_ids(len(verdicts))):
+            triple, item_id = triples[i], str(columns["item_id"][i])
+            prompt = prompts[i] if isinstance(prompts[i], str) else json.dumps(prompts[i])
+            context: dict[str, Any] = {"step": step, "prompt": prompt,
+                       "completion": triple.response, "question": triple.question, "reference": triple.reference,
+                       "domain": triple.domain, "answer_type": triple.answer_type}
+            rows.append(ExplorationRow(Judgment(self.judge.name, item_id, response_id, verdicts[i]), "reward",
+                                       reward=rewards[i], **context))
+            if reference is not None and reference_verdicts is not None:
+                rows.append(ExplorationRow(Judgment(reference.name, item_id, response_id, reference_verdicts[i]),
+                                           "reference", **context))
+        log.append(rows)

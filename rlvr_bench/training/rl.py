@@ -23,17 +23,18 @@ from typing import Any
 
 from rlvr_bench.errors import ConfigError
 from rlvr_bench.judges.base import Judge
-from rlvr_bench.judges.registry import availability, build_judge, resolve_preset
+from rlvr_bench.judges.registry import availability, judge, resolve_preset
+from rlvr_bench.judging import DEFAULT_MAX_UNSCORED, FailureBudget
 from rlvr_bench.records import Item, Judgment, Response
 from rlvr_bench.rundir import RunWriter
 from rlvr_bench.training.evaluation import Decoding, ScoredCompletion, evaluate_policy, paired_difference
+from rlvr_bench.training.exploration import ExplorationLog, exploration_file
 from rlvr_bench.training.recipes import Recipe
-from rlvr_bench.training.rewards import ExplorationLog, JudgeReward
+from rlvr_bench.training.rewards import JudgeReward
 
 #: ``results["schema"]``: the report renders training curves and the before/after table for it
 RESULTS_SCHEMA = "rlvr-bench/train/v1"
 LOG_FILE = "log.jsonl"
-EXPLORATION_FILE = "exploration_judgments.jsonl"
 #: trl log keys copied to the step log, renamed for readers who do not know trl
 LOG_KEYS = {
     "reward": "reward_mean", "reward_std": "reward_std", "kl": "kl", "completions/mean_length": "completion_length",
@@ -246,7 +247,7 @@ def _step_log_callback(path: Path, say: Say, every: int) -> Any:
 
 
 def _judge(name: str) -> Judge:
-    return build_judge(resolve_preset(name).spec)
+    return judge(name)
 
 
 def _tiny_policy(recipe: Recipe, data: TrainingData, folder: Path, say: Say) -> tuple[Any, Any, dict[str, Any]]:
@@ -301,8 +302,13 @@ def _headline(table: dict[str, Any]) -> str:
     return f"{accuracy['estimate']:.3f} [{accuracy['ci_low']:.3f}, {accuracy['ci_high']:.3f}] (n={accuracy['n']})"
 
 
-def run_training(recipe: Recipe, out: Path, say: Say = print) -> dict[str, Any]:
-    """Run a recipe end to end and write its run directory at ``out``; returns ``results.json``'s content."""
+def run_training(recipe: Recipe, out: Path, say: Say = print,
+                 max_unscored: float = DEFAULT_MAX_UNSCORED) -> dict[str, Any]:
+    """Run a recipe end to end and write its run directory at ``out``; returns ``results.json``'s content.
+
+    Training stops (:class:`~rlvr_bench.errors.TooManyUnscored`) once the reward judge has failed on
+    more than ``max_unscored`` of the completions it judged: a reward that mostly fails trains nothing.
+    """
     import datasets
     import torch
 
@@ -314,8 +320,8 @@ def run_training(recipe: Recipe, out: Path, say: Say = print) -> dict[str, Any]:
     torch.manual_seed(recipe.seed)
     reward_judge = _judge(recipe.reward.judge)
     reference_judge = _judge(recipe.reward.evaluation_judge) if recipe.reward.reference_judge else reward_judge
-    reward = JudgeReward(reward_judge, recipe.reward.mode,
-                         reference_judge if recipe.reward.reference_judge else None)  # log attached below
+    reward = JudgeReward(reward_judge, recipe.reward.mode, reference_judge if recipe.reward.reference_judge else None,
+                         budget=FailureBudget(max_unscored))  # log attached below
     data = load_training_data(recipe)
     say(f"data: {len(data.train)} train items, {len(data.evaluation)} evaluation items ({recipe.data.eval_split})")
     config = {"recipe": recipe.to_json(), "trainer": recipe.algorithm.trainer, "batch_layout": recipe.batch_layout()}
@@ -324,7 +330,7 @@ def run_training(recipe: Recipe, out: Path, say: Say = print) -> dict[str, Any]:
                                "reference_judge": reference_judge.name, "algorithm": recipe.algorithm.name}
     with _run_writer(out, config) as writer:
         folder = writer.folder
-        reward.exploration_log = ExplorationLog(folder / _rank_file(EXPLORATION_FILE))
+        reward.exploration_log = ExplorationLog(folder / exploration_file(_rank()))
         evaluations: dict[str, list[ScoredCompletion]] = {}
         evaluate = recipe.eval.enabled and bool(data.evaluation)
         if recipe.policy.is_tiny:

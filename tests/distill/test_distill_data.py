@@ -96,30 +96,46 @@ def test_bad_run_folders(tmp_path: Path, folder_content: dict[str, str] | None, 
 
 
 def test_exploration_log_written_by_training_is_read(tmp_path: Path) -> None:
-    """The rows the RL reward appends (training.rewards.ExplorationLog) become examples for the teacher."""
-    from rlvr_bench.training.rewards import ExplorationLog, JudgeReward
+    """The rows the RL reward appends (training.exploration.ExplorationLog) become examples for the teacher,
+    and two processes' logs (rank 0 and rank 1, each numbering its own calls from 0) keep every row."""
+    from rlvr_bench.training.exploration import ExplorationLog, exploration_file
+    from rlvr_bench.training.matrix import hacking_gap
+    from rlvr_bench.training.rewards import JudgeReward
 
     exact = build_judge(resolve_preset("exact").spec)
     contains = build_judge(resolve_preset("contains").spec)
-    reward = JudgeReward(exact, "binary", reference_judge=contains,
-                         exploration_log=ExplorationLog(tmp_path / "exploration_judgments.jsonl"))
     columns: dict[str, Any] = {"item_id": ["a", "a", "b"], "question": ["2+2?", "2+2?", "3+3?"],
                                "reference": ["4", "4", "6"], "answer_type": ["number"] * 3, "domain": ["math"] * 3}
-    reward(["p", "p", "p"], ["work\nThe answer is 4", "The answer is 44", "6"], **columns)
-    # a second process's log: its call counter starts again at 0, so its ids repeat the first log's
-    (tmp_path / "exploration_judgments.rank1.jsonl").write_text(
-        (tmp_path / "exploration_judgments.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
+    for rank in (0, 1):  # what two training processes do: one reward object and one log each
+        reward = JudgeReward(exact, "binary", reference_judge=contains,
+                             exploration_log=ExplorationLog(tmp_path / exploration_file(rank)))
+        reward(["p", "p", "p"], ["work\nThe answer is 4", "The answer is 44", "6"], **columns)
     data = load_judged_runs([tmp_path])
     assert len(data.responses) == 6 and len({r.id for r in data.responses}) == 6
-    # the answer type comes from the log row when it carries one, else the records' default "text"
-    first_row = json.loads((tmp_path / "exploration_judgments.jsonl").read_text(encoding="utf-8").splitlines()[0])
-    expected_type = "number" if "answer_type" in first_row else "text"
-    assert {i.id: i.answer_type for i in data.items} == {"a": expected_type, "b": expected_type}
+    assert len(data.judgments) == 12  # every row of both logs: 6 completions x (reward + reference)
+    assert {i.id: i.answer_type for i in data.items} == {"a": "number", "b": "number"}
     selected = teacher_examples(data, "exact")
     # exact: "4" == "4" yes, "44" != "4" no, "6" == "6" yes (twice over, one per log)
     assert [e.teacher_yes for e in selected.examples] == [True, False, True] * 2
     # contains passes "The answer is 44" (it contains "4"): the other judge's verdicts are kept too
     assert data.judges == ["contains", "exact"]
+    # the reward-hacking gap reads the same rows: 6 pairs, exact passes 4/6, contains 6/6... of both ranks
+    gap = hacking_gap({"reward": "exact:binary", "reference_judge": "contains"}, tmp_path)
+    assert gap["all"]["n"] == 6
+    assert gap["all"]["gap"] == pytest.approx(4 / 6 - 6 / 6)
+
+
+def test_a_log_copied_next_to_itself_is_refused(tmp_path: Path) -> None:
+    from rlvr_bench.training.exploration import ExplorationLog, exploration_file
+    from rlvr_bench.training.rewards import JudgeReward
+
+    exact = build_judge(resolve_preset("exact").spec)
+    reward = JudgeReward(exact, "binary", exploration_log=ExplorationLog(tmp_path / exploration_file(0)))
+    reward(["p"], ["4"], item_id=["a"], question=["2+2?"], reference=["4"])
+    (tmp_path / exploration_file(1)).write_text((tmp_path / exploration_file(0)).read_text(encoding="utf-8"),
+                                                encoding="utf-8")
+    with pytest.raises(InputError, match="also appears in"):
+        load_judged_runs([tmp_path])
 
 
 def test_malformed_exploration_row_names_file_and_line(tmp_path: Path) -> None:

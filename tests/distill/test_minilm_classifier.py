@@ -139,4 +139,4 @@ def test_judge_verdicts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     assert [v.passed for v in verdicts] == [True, False, None]
     assert verdicts[0].p_pass == pytest.approx(1 / (1 + np.exp(-2.0)))
     assert verdicts[1].p_pass == pytest.approx(1 / (1 + np.exp(2.0)))
-    assert verdicts[2].error == "empty reference"
+    assert verdicts[2].error == "not applicable: empty reference"

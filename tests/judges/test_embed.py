@@ -60,7 +60,7 @@ def test_identical_answer_passes_and_soft_scores_are_in_range(embed_judge: Embed
 def test_empty_sides(embed_judge: EmbeddingJudge) -> None:
     no_answer, no_reference = embed_judge.judge_batch([Triple("q", "Paris", ""), Triple("q", " ", "Paris")])
     assert (no_answer.passed, no_answer.p_pass, no_answer.raw) == (False, 0.0, "empty answer")
-    assert no_reference.passed is None and no_reference.error == "empty reference"
+    assert no_reference.passed is None and no_reference.error == "not applicable: empty reference"
 
 
 def test_batch_is_encoded_in_one_call_by_one_cached_model(embed_judge: EmbeddingJudge,

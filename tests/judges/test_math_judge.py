@@ -69,7 +69,7 @@ def test_response_without_math_is_wrong(response: str) -> None:
 def test_text_reference_is_unscored(reference: str) -> None:
     verdict = verdict_of(reference, f"Therefore, the answer is {reference}.")
     assert verdict.passed is None
-    assert verdict.error is not None and verdict.error.startswith("unparseable reference")
+    assert verdict.error is not None and verdict.error.startswith("not applicable: unparseable reference")
 
 
 @pytest.mark.parametrize(

@@ -132,7 +132,7 @@ def test_exact(reference: str, response: str, passed: bool) -> None:
 def test_exact_empty_reference_is_unscored() -> None:
     verdict = verdict_of(ExactJudge, "  ", "Therefore, the answer is 3.")
     assert verdict.passed is None
-    assert verdict.error == "empty reference"
+    assert verdict.error == "not applicable: empty reference" and not verdict.failed
 
 
 # ------------------------------------------------------------ contains
@@ -201,7 +201,7 @@ def test_jaccard_threshold_parameter() -> None:
 def test_jaccard_reference_without_tokens_is_unscored() -> None:
     verdict = verdict_of(JaccardJudge, "—", "Therefore, the answer is 3.")
     assert verdict.passed is None
-    assert verdict.error == "reference has no word tokens"
+    assert verdict.error == "not applicable: reference has no word tokens"
 
 
 def test_jaccard_similarity_edge_cases() -> None:

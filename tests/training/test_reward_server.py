@@ -10,7 +10,14 @@ import httpx
 import pytest
 from training_fakes import ContainsDigitJudge
 
-from rlvr_bench.reward_server import RewardService, RunningServer, parse_request, response_part, start_server
+from rlvr_bench.reward_server import (
+    RewardService,
+    RunningServer,
+    parse_request,
+    question_from_prompt,
+    response_part,
+    start_server,
+)
 from rlvr_bench.verl_reward import compute_score, compute_score_batch
 
 
@@ -113,9 +120,22 @@ def test_response_part(query: str, prompt: str, expected: str) -> None:
     assert response_part(query, prompt) == expected
 
 
-def test_parse_request_uses_the_final_step() -> None:
+def test_parse_request_gives_the_judge_the_whole_response() -> None:
     triples, _ = parse_request(json.dumps({"query": ["Q\nstep\nfinal"], "prompts": ["Q\n"], "labels": ["x"]}).encode())
-    assert triples[0].response == "final" and triples[0].question == "Q\n" and triples[0].reference == "x"
+    assert triples[0].response == "step\nfinal" and triples[0].final_step == "final"
+    assert triples[0].question == "Q" and triples[0].reference == "x"
+
+
+@pytest.mark.parametrize("prompt", [
+    "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\nWhat is 2+2?<|im_end|>\n<|im_start|>assistant\n",
+    "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nWhat is 2+2?<|eot_id|>"
+    "<|start_header_id|>assistant<|end_header_id|>\n\n",
+    "<s>[INST] What is 2+2? [/INST]",
+    "<bos><start_of_turn>user\nWhat is 2+2?<end_of_turn>\n<start_of_turn>model\n",
+    "What is 2+2?\n",
+])
+def test_the_question_is_the_user_turn_of_the_rendered_prompt(prompt: str) -> None:
+    assert question_from_prompt(prompt) == "What is 2+2?"
 
 
 def test_verl_adapter_local_judge_and_server(server: RunningServer) -> None:

@@ -102,8 +102,10 @@ def test_agreement_metrics_ignore_unscored_rows() -> None:
     reward = [Verdict(True), Verdict(True), Verdict(False), Verdict(None)]
     reference = [Verdict(True), Verdict(False), Verdict(False), Verdict(True)]
     # three rows scored by both; agree on rows 1 and 3; one reference negative accepted of two
+    # reward pass rate 2/3, reference 1/3: gap +1/3
     assert agreement_metrics(reward, reference) == pytest.approx(
-        {"agreement": 2 / 3, "reference_accuracy": 1 / 3, "false_positive_rate": 1 / 2, "false_negative_rate": 0.0})
+        {"agreement": 2 / 3, "reference_accuracy": 1 / 3, "false_positive_rate": 1 / 2, "false_negative_rate": 0.0,
+         "reward_pass_rate": 2 / 3, "gap": 1 / 3})
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,7 @@ class ContainsDigitJudge(BaseJudge):
         for t in triples:
             if "ERROR" in t.response:
                 verdicts.append(Verdict(passed=None, error="scripted failure"))
-            elif t.reference in t.response:
+            elif t.reference in t.final_step:
                 verdicts.append(Verdict(passed=True, p_pass=0.9))
             else:
                 verdicts.append(Verdict(passed=False, p_pass=0.2))
