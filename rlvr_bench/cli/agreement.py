@@ -8,10 +8,11 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from rlvr_bench.cli.app import app, console, split_names, user_errors_exit_2
+from rlvr_bench.cli.app import MaxUnscored, app, console, split_names, user_errors_exit_2
 from rlvr_bench.cli.progress import judging_progress
 from rlvr_bench.errors import UserError
 from rlvr_bench.judges.registry import offline_presets
+from rlvr_bench.judging import DEFAULT_MAX_UNSCORED
 from rlvr_bench.pipelines.agreement import agreement, resolve_judges
 from rlvr_bench.pipelines.inputs import load_inputs
 
@@ -86,6 +87,7 @@ def agreement_command(
     split: Annotated[str | None, typer.Option(help="Only items of this split (train/validation/test).")] = None,
     batch_size: Annotated[int, typer.Option(help="Triples per judge call.")] = 64,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the judgment cache.")] = False,
+    max_unscored: MaxUnscored = DEFAULT_MAX_UNSCORED,
 ) -> None:
     """How much do judges agree on correct/incorrect verdicts? Kappa and friends, per domain, with CIs."""
     # inputs and judges are validated before the progress bar starts, so a bad file or
@@ -96,7 +98,8 @@ def agreement_command(
         raise UserError("agreement needs at least two judges (e.g. --judges exact,contains)")
     with judging_progress(len(inputs.responses) * len(chosen)) as on_progress:
         result = agreement(task=task, judges=chosen, data=data, out=out, n_bootstrap=bootstrap, seed=seed,
-                           split=split, batch_size=batch_size, on_progress=on_progress, use_cache=not no_cache)
+                           split=split, batch_size=batch_size, on_progress=on_progress, use_cache=not no_cache,
+                           max_unscored=max_unscored)
     print_judge_summary(result.results)
     print_kappa_matrix(result.results)
     console.print(f"run directory: {result.run_dir}", highlight=False)

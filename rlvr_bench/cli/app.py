@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -43,6 +43,13 @@ def user_errors_exit_2(func: F) -> F:
             sys.exit(2)
 
     return wrapper  # type: ignore[return-value]
+
+
+#: every judging command's ``--max-unscored`` (see rlvr_bench.judging.FailureBudget)
+MaxUnscored = Annotated[float, typer.Option(
+    "--max-unscored", min=0.0, max=1.0,
+    help="Stop when a judge fails (backend error, unparseable output, timeout) on more than this fraction of "
+         "its triples. Abstentions (a numeric judge on a text reference) do not count. Default 0.1.")]
 
 
 def split_names(value: str | None) -> list[str] | None:

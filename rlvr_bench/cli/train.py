@@ -9,8 +9,9 @@ from typing import Annotated, Any
 
 import typer
 
-from rlvr_bench.cli.app import app, console, err_console, user_errors_exit_2
+from rlvr_bench.cli.app import MaxUnscored, app, console, err_console, user_errors_exit_2
 from rlvr_bench.errors import ConfigError
+from rlvr_bench.judging import DEFAULT_MAX_UNSCORED
 
 
 def _print_results(results: dict[str, Any]) -> None:
@@ -39,6 +40,7 @@ def train(
         "--out", help="Run directory (default runs/train-<recipe>-seed<seed>).")] = None,
     dry_run: Annotated[bool, typer.Option(
         "--dry-run", help="Resolve and validate the recipe (judges, data, trl config); load no weights.")] = False,
+    max_unscored: MaxUnscored = DEFAULT_MAX_UNSCORED,
 ) -> None:
     """Train a policy with RL from a judge's rewards (trl GRPO / RLOO) and evaluate it before and after."""
     # idle OpenMP threads spin while they wait; on a shared machine that starves every process (8 s instead
@@ -62,7 +64,8 @@ def train(
     from rlvr_bench.training.rl import run_training
 
     path = out or Path("runs") / f"train-{resolved.name}-seed{resolved.seed}"
-    results = run_training(resolved, path, say=lambda text: err_console.print(text, markup=False, soft_wrap=True))
+    results = run_training(resolved, path, say=lambda text: err_console.print(text, markup=False, soft_wrap=True),
+                           max_unscored=max_unscored)
     _print_results(results)
     console.print(f"run directory: {path}", markup=False)
 

@@ -8,9 +8,10 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from rlvr_bench.cli.app import app, console, split_names, user_errors_exit_2
+from rlvr_bench.cli.app import MaxUnscored, app, console, split_names, user_errors_exit_2
 from rlvr_bench.cli.progress import judging_progress
 from rlvr_bench.errors import UserError
+from rlvr_bench.judging import DEFAULT_MAX_UNSCORED
 from rlvr_bench.pipelines.verify import BREAKDOWNS, plan_verify, run_verify
 from rlvr_bench.stats.verifier_metrics import DEFAULT_CALIBRATION_BINS
 
@@ -144,6 +145,7 @@ def verify_command(
     split: Annotated[str | None, typer.Option(help="Only items of this split (train/validation/test).")] = None,
     batch_size: Annotated[int, typer.Option(help="Triples per judge call.")] = 64,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the judgment cache.")] = False,
+    max_unscored: MaxUnscored = DEFAULT_MAX_UNSCORED,
 ) -> None:
     """How accurate is each judge against gold labels? Accuracy, F1, FPR with CIs; calibration; attacks."""
     if breakdown not in (*BREAKDOWNS, "none"):
@@ -151,7 +153,8 @@ def verify_command(
     plan = plan_verify(task, split_names(judges), data, responses, split, bootstrap, seed, attacks, attack_items,
                        bins)
     with judging_progress(plan.n_verdicts) as on_progress:
-        result = run_verify(plan, out, batch_size=batch_size, on_progress=on_progress, use_cache=not no_cache)
+        result = run_verify(plan, out, batch_size=batch_size, on_progress=on_progress, use_cache=not no_cache,
+                            max_unscored=max_unscored)
     results = result.results
     if results["overall"] is not None:
         print_gold_table(results)

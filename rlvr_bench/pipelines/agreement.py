@@ -19,7 +19,13 @@ import numpy as np
 from rlvr_bench.errors import UserError
 from rlvr_bench.judges.base import Judge
 from rlvr_bench.judges.registry import build_judges, offline_presets
-from rlvr_bench.judging import ProgressCallback, cache_option, judge_responses
+from rlvr_bench.judging import (
+    DEFAULT_MAX_UNSCORED,
+    FailureBudget,
+    ProgressCallback,
+    cache_option,
+    judge_responses,
+)
 from rlvr_bench.pipelines.inputs import VerdictMatrix, load_inputs, verdict_matrix
 from rlvr_bench.records import Judgment
 from rlvr_bench.rundir import RunWriter, default_run_path
@@ -123,13 +129,17 @@ def agreement(
     on_progress: ProgressCallback | None = None,
     use_cache: bool = True,
     write: bool = True,
+    max_unscored: float = DEFAULT_MAX_UNSCORED,
 ) -> AgreementResult:
     """Judge every response of a task with every judge and measure their agreement.
 
     With no arguments: the bundled ``starter`` task and every offline judge.
     Everything is validated (inputs, judge availability) before any judging
-    starts, and the run directory appears only when the run finished.
+    starts, and the run directory appears only when the run finished. A judge that
+    fails on more than ``max_unscored`` of the responses stops the run
+    (:class:`~rlvr_bench.judging.FailureBudget`).
     """
+    budget = FailureBudget(max_unscored)
     chosen = list(judges) if judges else offline_presets()
     if len(chosen) < 2:
         raise UserError("agreement needs at least two judges (e.g. --judges exact,contains)")
@@ -143,11 +153,11 @@ def agreement(
     responses = [_with_domain(r, by_item[r.item_id].domain) for r in inputs.responses]
 
     config = {"task": inputs.source, "judges": [judge.spec.to_json() for judge in built],
-              "n_bootstrap": n_bootstrap, "seed": seed, "split": split}
+              "n_bootstrap": n_bootstrap, "seed": seed, "split": split, "max_unscored": max_unscored}
     writer = RunWriter(out or default_run_path("agreement"), "agreement", config) if write else None
     try:
         judgments = judge_responses(built, inputs.items, responses, batch_size=batch_size,
-                                    on_progress=on_progress, cache=cache_option(use_cache))
+                                    on_progress=on_progress, cache=cache_option(use_cache), budget=budget)
         matrix = verdict_matrix(judgments, responses, names)
         results = agreement_results(matrix, judgments, n_bootstrap, seed)
         run_dir = (writer.write_judged_run(inputs.items, inputs.responses, judgments, results)

@@ -26,7 +26,13 @@ from rlvr_bench import attacks as attack_suite
 from rlvr_bench.errors import UserError
 from rlvr_bench.judges.base import Judge
 from rlvr_bench.judges.registry import offline_presets
-from rlvr_bench.judging import ProgressCallback, cache_option, judge_responses
+from rlvr_bench.judging import (
+    DEFAULT_MAX_UNSCORED,
+    FailureBudget,
+    ProgressCallback,
+    cache_option,
+    judge_responses,
+)
 from rlvr_bench.pipelines.agreement import judge_summary, resolve_judges
 from rlvr_bench.pipelines.inputs import Inputs, VerdictMatrix, load_inputs, verdict_matrix
 from rlvr_bench.records import Item, Judgment, Response, read_responses
@@ -156,13 +162,18 @@ def _describe(source: dict[str, Any]) -> str:
 
 
 def run_verify(plan: VerifyPlan, out: Path | None = None, write: bool = True, batch_size: int = 64,
-               on_progress: ProgressCallback | None = None, use_cache: bool = True) -> VerifyResult:
-    """Judge every planned response with every judge, compute the results and write the run directory."""
-    config = plan.config
+               on_progress: ProgressCallback | None = None, use_cache: bool = True,
+               max_unscored: float = DEFAULT_MAX_UNSCORED) -> VerifyResult:
+    """Judge every planned response with every judge, compute the results and write the run directory.
+
+    A judge that fails on more than ``max_unscored`` of the responses stops the run.
+    """
+    budget = FailureBudget(max_unscored)
+    config = {**plan.config, "max_unscored": max_unscored}
     writer = RunWriter(out or default_run_path("verify"), "verify", config) if write else None
     try:
         judgments = judge_responses(plan.judges, plan.items, plan.responses, batch_size=batch_size,
-                                    on_progress=on_progress, cache=cache_option(use_cache))
+                                    on_progress=on_progress, cache=cache_option(use_cache), budget=budget)
         results = verify_results(plan, judgments, config["n_bootstrap"], config["seed"], config["calibration_bins"])
         run_dir = (writer.write_judged_run(plan.items, plan.responses, judgments, results)
                    if writer is not None else None)
@@ -177,11 +188,12 @@ def verify(task: str | None = None, judges: Sequence[str | Judge] | None = None,
            responses_file: Path | None = None, out: Path | None = None, n_bootstrap: int = 1000, seed: int = 0,
            split: str | None = None, attacks: bool = False, attack_items: int | None = None,
            calibration_bins: int = DEFAULT_CALIBRATION_BINS, batch_size: int = 64,
-           on_progress: ProgressCallback | None = None, use_cache: bool = True, write: bool = True) -> VerifyResult:
+           on_progress: ProgressCallback | None = None, use_cache: bool = True, write: bool = True,
+           max_unscored: float = DEFAULT_MAX_UNSCORED) -> VerifyResult:
     """Plan and run in one call (see :func:`plan_verify` and :func:`run_verify`)."""
     plan = plan_verify(task, judges, data, responses_file, split, n_bootstrap, seed, attacks, attack_items,
                        calibration_bins)
-    return run_verify(plan, out, write, batch_size, on_progress, use_cache)
+    return run_verify(plan, out, write, batch_size, on_progress, use_cache, max_unscored)
 
 
 # ------------------------------------------------------------------ results.json

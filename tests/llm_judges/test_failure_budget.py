@@ -1,0 +1,109 @@
+"""A failure budget: backend failures are unscored verdicts, bugs propagate, ``--max-unscored`` stops a run."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+import yaml
+from llm_judge_helpers import FaultServer
+from typer.testing import CliRunner
+
+from rlvr_bench.cli import app
+from rlvr_bench.errors import JudgeBackendError, TooManyUnscored
+from rlvr_bench.judges.base import BaseJudge, JudgeSpec, Triple
+from rlvr_bench.judging import FailureBudget, is_backend_error, judge_triples
+from rlvr_bench.pipelines.agreement import agreement
+from rlvr_bench.records import Verdict
+from rlvr_bench.training.rewards import JudgeReward
+
+runner = CliRunner()
+
+
+class _Raising(BaseJudge):
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(JudgeSpec("raising", "test"))
+        self.exc = exc
+
+    def judge_batch(self, triples: Sequence[Triple]) -> list[Verdict]:
+        raise self.exc
+
+
+@pytest.mark.parametrize("exc", [KeyError("reference"), TypeError("bad operand"), AttributeError("x"),
+                                 ZeroDivisionError("division by zero")])
+def test_a_programming_error_in_a_judge_fails_the_command(exc: BaseException, tmp_path: Path) -> None:
+    with pytest.raises(type(exc)):
+        agreement(judges=["exact", _Raising(exc)], out=tmp_path / "run", n_bootstrap=0)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("exc", [TimeoutError("read timed out"), ConnectionResetError("reset by peer"),
+                                 MemoryError(), JudgeBackendError("unreadable reply"),
+                                 RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")])
+def test_a_backend_failure_becomes_unscored_verdicts_with_the_reason(exc: BaseException) -> None:
+    assert is_backend_error(exc)
+    verdicts = judge_triples(_Raising(exc), [Triple("q", "r", "a")] * 3, cache=None)
+    assert all(v.passed is None and v.failed and type(exc).__name__ in (v.error or "") for v in verdicts)
+
+
+def test_abstentions_do_not_spend_the_budget() -> None:
+    budget = FailureBudget(0.1)
+    budget.plan("numeric", 4)
+    budget.record("numeric", [Verdict.not_applicable("reference has no number")] * 4)
+    assert budget.fraction("numeric") == 0.0
+
+
+def test_a_planned_budget_stops_as_soon_as_the_limit_cannot_be_met() -> None:
+    budget = FailureBudget(0.2)
+    budget.plan("j", 10)
+    budget.record("j", [Verdict(None, error="timeout")] * 2)  # 2 of 10 planned: still allowed
+    with pytest.raises(TooManyUnscored, match=r"'j' failed on 3 of 10 triples \(30%\).*--max-unscored 0.2"):
+        budget.record("j", [Verdict(None, error="timeout")])
+
+
+def test_a_training_reward_stops_on_the_running_fraction() -> None:
+    class HalfFail(BaseJudge):
+        def judge_batch(self, triples: Sequence[Triple]) -> list[Verdict]:
+            return [Verdict(None, error="timeout") if i % 2 else Verdict(True) for i in range(len(triples))]
+
+    reward = JudgeReward(HalfFail(JudgeSpec("half", "test")), budget=FailureBudget(0.3, min_verdicts=16))
+    columns = {"item_id": ["a"] * 8, "question": ["q"] * 8, "reference": ["r"] * 8}
+    reward(["p"] * 8, ["x"] * 8, **columns)  # 8 verdicts: under min_verdicts, training goes on
+    with pytest.raises(TooManyUnscored, match="'half' failed on 8 of 16"):
+        reward(["p"] * 8, ["x"] * 8, **columns)
+
+
+def _http_preset(tmp_path: Path, base_url: str) -> Path:
+    preset = tmp_path / "flaky.yaml"
+    preset.write_text(yaml.safe_dump({"backend": "openai", "params": {
+        "model": "stub", "base_url": base_url, "api_key_required": False, "prompt": "verifier", "logprobs": True,
+        "top_logprobs": 20, "concurrency": 32, "timeout_s": 0.3, "max_retries": 0}}), encoding="utf-8")
+    return preset
+
+
+@pytest.mark.parametrize(("max_unscored", "completes"), [(0.2, False), (0.5, True)])
+def test_a_judge_that_times_out_on_30_percent_of_triples(tmp_path: Path, max_unscored: float,
+                                                         completes: bool) -> None:
+    """A real OpenAI-compatible server on 127.0.0.1 that hangs on 30% of the starter task's requests
+    (the judge's timeout is 0.3 s, the hang 1.5 s; no retries)."""
+    from rlvr_bench.tasks import load_task
+
+    n = len(load_task("starter").responses)
+    hanging = round(0.3 * n)
+    with FaultServer(script=["timeout"] * hanging, hang_s=1.5) as server:
+        out = tmp_path / "run"
+        result = runner.invoke(app, ["agreement", "--judges", f"exact,{_http_preset(tmp_path, server.base_url)}",
+                                     "--bootstrap", "0", "--no-cache", "--max-unscored", str(max_unscored),
+                                     "--out", str(out)])
+    if completes:
+        assert result.exit_code == 0, result.stderr
+        summary = {row["judge"]: row for row in json.loads((out / "results.json").read_text())["judge_summary"]}
+        assert summary["flaky"]["n_unscored"] == hanging
+    else:
+        assert result.exit_code == 2, result.stderr
+        lines = [line for line in result.stderr.splitlines() if line.strip() and not line.startswith("judging ")]
+        assert len(lines) == 1 and "error: judge 'flaky' failed on" in lines[0] and "--max-unscored 0.2" in lines[0]
+        assert "timeout" in lines[0]
+        assert not out.exists()
