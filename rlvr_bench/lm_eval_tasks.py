@@ -24,9 +24,12 @@ import functools
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rlvr_bench.generation import DEFAULT_SYSTEM_PROMPT
+
+if TYPE_CHECKING:
+    from rlvr_bench.judges.base import Triple
 
 #: the judge used when ``--metadata`` names none: the study's rule-based binary reward
 DEFAULT_JUDGE = "contains"
@@ -82,13 +85,19 @@ def _judge(name: str) -> Any:
     return build_judges([name])[0]
 
 
+def doc_triple(doc: Mapping[str, Any], text: str) -> Triple:
+    """What the judge sees for one lm-eval document: its item's fields and the whole generated text."""
+    from rlvr_bench.judges.base import Triple
+
+    return Triple(question=str(doc["question"]), reference=str(doc["reference"]), response=text,
+                  answer_type=str(doc.get("answer_type", "text")), domain=str(doc.get("domain", "")))
+
+
 def process_results(doc: Mapping[str, Any], results: Sequence[str]) -> dict[str, float | None]:
     """lm-eval hook: the judge's verdict on the generated text (judged on its final step)."""
-    from rlvr_bench.judges.base import Triple
     from rlvr_bench.judging import judge_triples
 
-    triple = Triple(question=str(doc["question"]), reference=str(doc["reference"]), response=results[0],
-                    answer_type=str(doc.get("answer_type", "text")), domain=str(doc.get("domain", "")))
+    triple = doc_triple(doc, results[0])
     # the one verdict path: a backend failure is an unscored verdict, a bug propagates
     passed = judge_triples(_judge(str(doc.get("judge", DEFAULT_JUDGE))), [triple])[0].passed
     return {"judged_accuracy": None if passed is None else float(passed), "unscored": float(passed is None)}

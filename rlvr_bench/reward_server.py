@@ -90,6 +90,32 @@ def question_from_prompt(prompt: str) -> str:
     return prompt.strip()
 
 
+#: keys of an object label that name the reference (verl and OpenRLHF data sets use each of them)
+_REFERENCE_KEYS = ("reference", "ground_truth", "answer")
+
+
+def label_triple(query: str, prompt: str, label: Any, where: str) -> Triple:
+    """What the judge sees for one request row: the whole response, the question and the reference.
+
+    ``label`` is the reference as a data set stores it: a string, a number (``0.35``, ``3``), or an
+    object with the item's fields (``{"reference": ..., "question": ..., "answer_type": ...,
+    "domain": ...}``), which makes the triple exactly the one ``verify`` judges. Without a
+    ``question`` field the question is read from the prompt (:func:`question_from_prompt`).
+    """
+    response, question, answer_type, domain = response_part(query, prompt), question_from_prompt(prompt), "text", ""
+    if isinstance(label, dict):
+        key = next((k for k in _REFERENCE_KEYS if k in label), None)
+        if key is None:
+            raise BadRequest(f"{where}: an object label needs one of {', '.join(_REFERENCE_KEYS)}")
+        question = str(label["question"]) if isinstance(label.get("question"), str) else question
+        answer_type = str(label.get("answer_type") or "text")
+        domain = str(label.get("domain") or "")
+        label = label[key]
+    if isinstance(label, bool) or not isinstance(label, (str, int, float)):
+        raise BadRequest(f"{where}: the reference must be a string or a number, got {type(label).__name__}")
+    return Triple(question, str(label), response, answer_type, domain)
+
+
 def parse_request(body: bytes) -> tuple[list[Triple], list[str]]:
     """Triples to judge from an OpenRLHF-shaped body; BadRequest names the problem."""
     try:
@@ -98,17 +124,17 @@ def parse_request(body: bytes) -> tuple[list[Triple], list[str]]:
         raise BadRequest(f"body is not JSON: {exc}") from None
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object with 'query', 'prompts' and 'labels'")
-    columns: dict[str, list[str]] = {}
+    columns: dict[str, list[Any]] = {}
     for name in ("query", "prompts", "labels"):
         value = data.get(name)
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise BadRequest(f"field '{name}' must be a list of strings")
+        if not isinstance(value, list) or (name != "labels" and not all(isinstance(v, str) for v in value)):
+            raise BadRequest(f"field '{name}' must be a list" + (" of strings" if name != "labels" else ""))
         columns[name] = value
     lengths = {name: len(values) for name, values in columns.items()}
     if len(set(lengths.values())) != 1:
         raise BadRequest(f"'query', 'prompts' and 'labels' must have the same length, got {lengths}")
-    triples = [Triple(question=question_from_prompt(prompt), reference=label, response=response_part(query, prompt))
-               for query, prompt, label in zip(columns["query"], columns["prompts"], columns["labels"], strict=True)]
+    triples = [label_triple(query, prompt, label, f"labels[{i}]") for i, (query, prompt, label)
+               in enumerate(zip(columns["query"], columns["prompts"], columns["labels"], strict=True))]
     return triples, columns["query"]
 
 

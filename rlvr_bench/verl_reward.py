@@ -55,18 +55,26 @@ def _judge(name: str) -> Judge:
         return _JUDGES[name]
 
 
-def _question(extra_info: Any) -> str:
-    return str(extra_info.get("question", "")) if isinstance(extra_info, dict) else ""
+def verl_triples(solution_strs: Sequence[str], ground_truths: Sequence[Any], extra_infos: Sequence[Any]
+                 ) -> list[Triple]:
+    """What the judge sees for each sample: the whole solution, the ground truth as the reference, and the
+    question, answer type and domain from ``extra_info`` (verl data sets carry the item's fields there)."""
+    triples = []
+    for solution, truth, info in zip(solution_strs, ground_truths, extra_infos, strict=True):
+        fields = info if isinstance(info, dict) else {}
+        triples.append(Triple(str(fields.get("question", "")), str(truth), solution,
+                              str(fields.get("answer_type") or "text"), str(fields.get("domain") or "")))
+    return triples
 
 
-def _scores_from_server(url: str, questions: Sequence[str], solutions: Sequence[str], references: Sequence[str]
-                        ) -> list[dict[str, float]]:
-    """The same request OpenRLHF sends (query = prompt + response), with the question as the prompt,
-    so the server judges the same triple as a local judge would (its own judge and mode apply)."""
+def _scores_from_server(url: str, triples: Sequence[Triple]) -> list[dict[str, float]]:
+    """The request OpenRLHF sends (query = prompt + response), with each label an object carrying the
+    item's fields, so the server judges the very triple a local judge would (with its own judge and mode)."""
     import httpx
 
-    body = {"query": [q + s for q, s in zip(questions, solutions, strict=True)], "prompts": list(questions),
-            "labels": list(references)}
+    body = {"query": [t.response for t in triples], "prompts": [""] * len(triples),
+            "labels": [{"reference": t.reference, "question": t.question, "answer_type": t.answer_type,
+                        "domain": t.domain} for t in triples]}
     reply = httpx.post(url, json=body, timeout=180.0)
     reply.raise_for_status()
     data = reply.json()
@@ -80,13 +88,11 @@ def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str
     """Scores for a batch (verl's ``BatchRewardManager`` signature)."""
     del data_sources  # one judge for every source; route sources to different judges in verl if needed
     infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
-    questions = [_question(info) for info in infos]
-    references = [str(g) for g in ground_truths]
+    triples = verl_triples(solution_strs, ground_truths, infos)
     server = url or os.environ.get("RLVR_BENCH_REWARD_URL")
     if server:
-        return _scores_from_server(server, questions, solution_strs, references)
+        return _scores_from_server(server, triples)
     name, chosen_mode = _settings(judge, mode)
-    triples = [Triple(q, ref, solution) for q, ref, solution in zip(questions, references, solution_strs, strict=True)]
     rewards, unscored = protocol_rewards(judge_triples(_judge(name), triples), chosen_mode)
     return [{"score": reward, "unscored": flag} for reward, flag in zip(rewards, unscored, strict=True)]
 

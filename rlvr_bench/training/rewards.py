@@ -162,11 +162,7 @@ class JudgeReward:
         if missing:
             raise ValueError(f"the training data lacks column(s) {', '.join(missing)} that the judge reward needs")
         count = len(completions)
-        texts = [completion_text(c) for c in completions]
-        answer_types = columns.get("answer_type") or ["text"] * count
-        domains = columns.get("domain") or [""] * count
-        triples = [Triple(str(columns["question"][i]), str(columns["reference"][i]), texts[i], answer_types[i],
-                          domains[i]) for i in range(count)]
+        triples = self.triples(completions, columns)
         verdicts = judge_triples(self.judge, triples, self.batch_size, budget=self.budget, planned=False)
         rewards_and_fallbacks = [verdict_reward(v, self.mode) for v in verdicts]
         rewards = [reward for reward, _ in rewards_and_fallbacks]
@@ -187,6 +183,17 @@ class JudgeReward:
             self._log(step, prompts, triples, columns, verdicts, rewards, reference_verdicts)
         self.calls += 1
         return rewards
+
+    @staticmethod
+    def triples(completions: Sequence[Any], columns: dict[str, Any]) -> list[Triple]:
+        """What the judge sees for each completion: the item's question, reference, answer type and
+        domain (dataset columns) and the whole completion text, exactly as ``Triple.of`` builds it in
+        ``verify``."""
+        count = len(completions)
+        answer_types = columns.get("answer_type") or ["text"] * count
+        domains = columns.get("domain") or [""] * count
+        return [Triple(str(columns["question"][i]), str(columns["reference"][i]), completion_text(completion),
+                       str(answer_types[i]), str(domains[i])) for i, completion in enumerate(completions)]
 
     @property
     def _reference_is_reward(self) -> bool:
