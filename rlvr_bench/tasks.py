@@ -72,6 +72,11 @@ def _read_task_yaml(folder: Path) -> TaskInfo:
     domains = data["domains"]
     if not isinstance(domains, list) or not all(isinstance(d, str) for d in domains) or not domains:
         raise InputError(f"{path}: field 'domains' must be a non-empty list of names")
+    if str(data["name"]) != folder.name:
+        # runs and reports name the task by this field; a copy under another folder name would
+        # otherwise be reported as the original
+        raise InputError(f"{path}: field 'name': {data['name']!r} differs from the folder's name "
+                         f"{folder.name!r}; rename one so that they agree")
     known = {"name", "description", "domains", "items", "responses"}
     return TaskInfo(
         name=str(data["name"]),

@@ -87,9 +87,18 @@ def test_model_judges_without_backend_or_key_fail_before_work(tmp_path: Path,
 
 
 def _copy_starter(tmp_path: Path) -> Path:
-    folder = tmp_path / "mytask"
+    folder = tmp_path / "starter"
     shutil.copytree(resolve_task_folder("starter"), folder)
     return folder
+
+
+def test_a_task_folder_whose_name_field_differs_is_refused(tmp_path: Path) -> None:
+    folder = tmp_path / "my-copy"
+    shutil.copytree(resolve_task_folder("starter"), folder)
+    code, _, stderr = _run("agreement", "--task", str(folder), "--judges", "exact,contains", "--out",
+                           str(tmp_path / "run"))
+    _assert_one_line_error(code, stderr, "task.yaml: field 'name': 'starter' differs from the folder's name 'my-copy'")
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(

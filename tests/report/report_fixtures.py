@@ -233,7 +233,7 @@ def invoke(*args: str) -> None:
 
 def write_fixture_runs(root: Path) -> dict[str, Path]:
     """Run directories keyed by command (agreement, verify, eval, train, train-and-eval) under ``root``."""
-    task = write_task(root / "task")
+    task = write_task(root / "report-fixture")
     runs = {name: root / name for name in ("agreement", "verify", "eval", "train")}
     invoke("agreement", "--task", str(task), "--judges", "exact,contains,numeric", "--bootstrap", "40",
            "--out", str(runs["agreement"]))

@@ -233,8 +233,11 @@ def test_a_judge_that_scores_nothing_gives_null_metrics_not_a_crash(tmp_path: Pa
     preset = tmp_path / "down.yaml"
     preset.write_text(yaml.safe_dump({"name": "down", "backend": "always-failing"}))
     out = tmp_path / "run"
+    # by default the failure budget stops such a run; with the budget lifted the statistics still hold up
+    code, _, stderr = _run("--task", "starter", "--judges", f"exact,{preset}", "--bootstrap", "30", "--out", str(out))
+    assert code == 2 and "judge 'down' failed on" in stderr and not out.exists()
     code, stdout, stderr = _run("--task", "starter", "--judges", f"exact,{preset}", "--bootstrap", "30",
-                                "--attacks", "--attack-items", "2", "--out", str(out))
+                                "--attacks", "--attack-items", "2", "--out", str(out), "--max-unscored", "1")
     assert code == 0, stderr
     assert "scored no labelled response" in stdout
     results = json.loads((out / "results.json").read_text())
