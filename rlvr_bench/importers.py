@@ -23,12 +23,16 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from rlvr_bench.errors import InputError, UserError
-from rlvr_bench.records import ANSWER_TYPES, Item, Response, iter_jsonl
+from rlvr_bench.records import ANSWER_TYPES, Item, Response, iter_jsonl, open_text
+
+#: the longest CSV field read (bytes); csv's own default is 128 KiB
+MAX_CSV_FIELD = 64 * 2**20
 
 #: VerifierBench's three-way labels; "Invalid" (truncated, off-task, no final answer)
 #: is not a correct answer, so it is False for binary correctness (kept in metadata).
@@ -61,17 +65,33 @@ def iter_rows(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
     if path.is_dir():
         yield from _iter_datasets_folder(path)
         return
-    if not path.is_file():
+    if not path.exists():
         raise InputError(f"{path}: file not found")
     if path.suffix.lower() == ".csv":
-        with path.open(encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
-            for row in reader:
-                # the header is line 1; DictReader counts physical lines read so far
-                yield f"{path}:{reader.line_num}", dict(row)
+        yield from _iter_csv(path)
         return
     for line_no, obj in iter_jsonl(path):
         yield f"{path}:{line_no}", obj
+
+
+def _iter_csv(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Rows of a CSV file with a header; ragged rows, bad quoting and invalid UTF-8 name their line."""
+    # long answers (a JSONL row may hold any length) must not hit csv's 128 KiB default per field
+    csv.field_size_limit(MAX_CSV_FIELD)
+    with open_text(path, "CSV file") as handle:
+        reader = csv.DictReader(handle)
+        try:
+            for row in reader:
+                # the header is line 1; DictReader counts physical lines read so far
+                where = f"{path}:{reader.line_num}"
+                if None in row:
+                    raise InputError(f"{where}: {len(reader.fieldnames or []) + len(row[None])} fields, but the header "
+                                     f"has {len(reader.fieldnames or [])} (another delimiter, or an unquoted comma?)")
+                yield where, {key: value for key, value in row.items() if value is not None}
+        except UnicodeDecodeError:
+            raise InputError(f"{path}:{reader.line_num + 1}: not valid UTF-8; save the file as UTF-8") from None
+        except csv.Error as exc:
+            raise InputError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
 
 
 def _iter_datasets_folder(path: Path) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -102,11 +122,34 @@ def _iter_hf(spec: str) -> Iterator[tuple[str, dict[str, Any]]]:
 
 def _text(row: Mapping[str, Any], name: str, where: str) -> str:
     value = row.get(name)
-    if value is None or (isinstance(value, str) and not value.strip() and name != "response"):
+    if value is None or (isinstance(value, str) and not value.strip()):
         raise InputError(f"{where}: missing field '{name}'")
-    if isinstance(value, (list, dict)):
+    return _scalar(value, name, where)
+
+
+def _scalar(value: Any, name: str, where: str) -> str:
+    """A field that must be text (numbers are read as their text); anything else is an InputError."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InputError(f"{where}: field '{name}' must be text, got {type(value).__name__}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"{where}: field '{name}' must be text, got {value}")
     return str(value)
+
+
+def _response_text(row: Mapping[str, Any], name: str, where: str) -> str:
+    """The response: text, possibly empty (a policy may answer nothing), but present and not null."""
+    if name not in row:
+        raise InputError(f"{where}: missing field '{name}'")
+    if row[name] is None:
+        raise InputError(f"{where}: field '{name}' is null (an empty answer is \"\")")
+    return _scalar(row[name], name, where)
+
+
+def _optional_text(row: Mapping[str, Any], name: str, where: str) -> str | None:
+    value = row.get(name)
+    return None if value is None or value == "" else _scalar(value, name, where)
 
 
 def _bool(value: Any, where: str, name: str, mapping: Mapping[str, bool] | None = None) -> bool | None:
@@ -180,38 +223,35 @@ def _chat_question(row: Mapping[str, Any], where: str) -> str:
 
 
 def _add_row(collector: _Collector, fmt: str, row: Mapping[str, Any], where: str, source: str) -> None:
-    domain = str(row.get("domain") or row.get("subject") or "general")
-    ident = row.get("id")
+    domain = _optional_text(row, "domain", where) or _optional_text(row, "subject", where) or "general"
+    ident = _optional_text(row, "id", where)
     if fmt == "rlvr-chat":
         collector.item(where, _chat_question(row, where), _text(row, "label", where), domain, _answer_type(row),
-                       str(ident) if ident is not None else None, {"format": fmt})
+                       ident, {"format": fmt})
         return
     if fmt == "verifierbench":
         question, reference, text = (_text(row, "question", where), _text(row, "gold_answer", where),
-                                     str(row.get("llm_response") or ""))
+                                     _response_text(row, "llm_response", where))
         label = _bool(row.get("gold_judgment"), where, "gold_judgment", VERIFIERBENCH_LABELS)
         meta = {"gold_judgment": row.get("gold_judgment")}
     elif fmt == "verifybench":
         question, reference, text = (_text(row, "question", where), _text(row, "answer", where),
-                                     str(row.get("completion") or ""))
+                                     _response_text(row, "completion", where))
         label = _bool(row.get("gold_correct"), where, "gold_correct")
         meta = {}
     elif fmt == "xverify":
         question, reference, text = (_text(row, "question", where), _text(row, "correct_answer", where),
-                                     str(row.get("llm_output") or ""))
+                                     _response_text(row, "llm_output", where))
         label = _bool(row.get("judgment_result", row.get("label")), where, "label")
         meta = {}
     else:
         question, reference, text = (_text(row, "question", where), _text(row, "reference", where),
-                                     str(row.get("response") or ""))
+                                     _response_text(row, "response", where))
         label = _bool(row.get("label"), where, "label")
         meta = {}
-    item_ref = row.get("item_id")
     item_id = collector.item(where, question, reference, domain, _answer_type(row),
-                             str(item_ref) if item_ref is not None else None, {"format": fmt})
-    variant = row.get("variant")
-    collector.response(where, str(ident) if ident is not None else None, item_id, text, label, source,
-                       str(variant) if variant else None, meta)
+                             _optional_text(row, "item_id", where), {"format": fmt})
+    collector.response(where, ident, item_id, text, label, source, _optional_text(row, "variant", where), meta)
 
 
 def import_file(path: Path) -> tuple[list[Item], list[Response], str]:

@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from rlvr_bench.errors import InputError
 
 #: Answer types a task may declare; judges use them to pick a comparison.
@@ -147,35 +149,142 @@ class Judgment:
 # ---------------------------------------------------------------- JSONL I/O
 
 
+#: the largest YAML file read (presets, task.yaml, recipes are a few KB); bigger is refused unread
+MAX_YAML_BYTES = 1 << 20
+#: how deeply a JSON line may nest (records are two or three levels deep)
+MAX_JSON_DEPTH = 64
+
+
+def open_text(path: Path, what: str = "file", binary: bool = False) -> Any:
+    """``path`` opened for reading (UTF-8 text, or bytes), or an InputError that says why it cannot be."""
+    try:
+        return path.open("rb") if binary else path.open(encoding="utf-8", newline="")
+    except FileNotFoundError:
+        raise InputError(f"{path}: {what} not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a folder, expected a {what}") from None
+    except PermissionError:
+        raise InputError(f"{path}: permission denied (cannot read the {what})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+
+
+def read_text(path: Path, what: str = "file", max_bytes: int | None = None) -> str:
+    """A whole UTF-8 text file; unreadable, oversized or invalid UTF-8 is an InputError naming the line."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # open_text says why
+    if max_bytes is not None and size > max_bytes:
+        raise InputError(f"{path}: {size} bytes, more than the {max_bytes} a {what} may have")
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        open_text(path, what).close()  # raises the one-line reason
+        raise
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise InputError(f"{path}:{line}: not valid UTF-8 (byte 0x{raw[exc.start]:02x}); "
+                         "save the file as UTF-8") from None
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _first_bad_value(value: Any, path: str = "", depth: int = 0) -> str | None:
+    """Why ``value`` cannot be stored and written back as UTF-8 JSON (a lone surrogate, NaN or
+    Infinity, absurd nesting), with the dotted field it is in; None when it can."""
+    where = f"field '{path}': " if path else ""
+    if depth > MAX_JSON_DEPTH:
+        return f"{where}nested more than {MAX_JSON_DEPTH} levels deep"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{where}{value} is not a usable number"
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return f"{where}text holds a lone surrogate ({value.encode('utf-8', 'backslashreplace')[:40]!r})"
+        return None
+    children = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, child in children:
+        child_path = f"{path}.{key}" if path else str(key)
+        reason = (_first_bad_value(key, path, depth + 1) if isinstance(key, str) else None) \
+            or _first_bad_value(child, child_path, depth + 1)
+        if reason is not None:
+            return reason
+    return None
+
+
+def parse_json_line(line: str, where: str) -> dict[str, Any]:
+    """One JSONL line as an object; an InputError names ``where`` (file:line) and the problem.
+
+    NaN and Infinity are refused (not JSON, and no statistic means anything with them), as are lone
+    surrogates (``"\\ud800"``: such text cannot be written back) and absurd nesting.
+    """
+    try:
+        obj = json.loads(line, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: malformed JSON ({exc.msg})") from None
+    except ValueError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    except RecursionError:
+        raise InputError(f"{where}: JSON nested too deeply") from None
+    if not isinstance(obj, dict):
+        raise InputError(f"{where}: expected a JSON object, got {type(obj).__name__}")
+    if "\\u" in line or line.count("[") + line.count("{") > MAX_JSON_DEPTH:
+        reason = _first_bad_value(obj)
+        if reason is not None:
+            raise InputError(f"{where}: {reason}")
+    return obj
+
+
 def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (1-based line number, object) for every non-blank line of a JSONL file."""
-    if not path.is_file():
-        raise InputError(f"{path}: file not found")
-    with path.open(encoding="utf-8") as handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
+    with open_text(path, "JSONL file", binary=True) as handle:
+        for line_no, raw in enumerate(handle, start=1):
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(f"{path}:{line_no}: malformed JSON ({exc.msg})") from None
-            if not isinstance(obj, dict):
-                raise InputError(f"{path}:{line_no}: expected a JSON object, got {type(obj).__name__}")
-            yield line_no, obj
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{path}:{line_no}: not valid UTF-8 (byte 0x{raw[exc.start]:02x}); "
+                                 "save the file as UTF-8") from None
+            if line.strip():
+                yield line_no, parse_json_line(line, f"{path}:{line_no}")
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without anchors and aliases: none of our files needs them, and nested
+    aliases expand exponentially (a few hundred bytes can ask for gigabytes)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise InputError(f"{self.name}:{mark.line + 1}: YAML aliases (*name) are not supported; "
+                             "write the value out")
+        return super().compose_node(parent, index)
 
 
 def read_yaml_mapping(path: Path, what: str) -> dict[str, Any]:
     """A YAML file that must hold a mapping (a preset, task.yaml, a recipe); errors name file:line."""
-    import yaml
-
+    text = read_text(path, what, MAX_YAML_BYTES)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loader = _NoAliasLoader(text)
+        loader.name = str(path)
+        try:
+            data = loader.get_single_data()
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f":{mark.line + 1}" if mark is not None else ""
         raise InputError(f"{path}{line}: malformed YAML") from None
     if not isinstance(data, dict):
         raise InputError(f"{path}: {what} must be a mapping")
+    reason = _first_bad_value(data)
+    if reason is not None:
+        raise InputError(f"{path}: {reason}")
     return data
 
 
@@ -267,14 +376,28 @@ def verdict_from_json(obj: Mapping[str, Any], where: str) -> Verdict:
         if not is_number or math.isnan(p_pass) or not 0.0 <= p_pass <= 1.0:
             raise InputError(f"{where}: field 'p_pass' must be a number in [0, 1] or null, got {p_pass!r}")
         p_pass = float(p_pass)
+    latency = obj.get("latency_s", 0.0)
+    if latency is None:
+        latency = 0.0
+    if isinstance(latency, bool) or not isinstance(latency, (int, float)) or not math.isfinite(latency) or latency < 0:
+        raise InputError(f"{where}: field 'latency_s' must be a number of seconds >= 0, got {latency!r}")
+    tokens = {}
+    for name in ("prompt_tokens", "completion_tokens"):
+        count = obj.get(name)
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 0):
+            raise InputError(f"{where}: field '{name}' must be a count >= 0 or null, got {count!r}")
+        tokens[name] = count
+    error = obj.get("error")
+    if error is not None and not isinstance(error, str):
+        raise InputError(f"{where}: field 'error' must be text or null, got {type(error).__name__}")
     return Verdict(
         passed=passed,
         p_pass=p_pass,
         raw=str(obj.get("raw", "")),
-        error=obj.get("error"),
-        latency_s=float(obj.get("latency_s", 0.0)),
-        prompt_tokens=obj.get("prompt_tokens"),
-        completion_tokens=obj.get("completion_tokens"),
+        error=error,
+        latency_s=float(latency),
+        prompt_tokens=tokens["prompt_tokens"],
+        completion_tokens=tokens["completion_tokens"],
     )
 
 

@@ -85,7 +85,7 @@ def agreement_command(
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over questions for CIs.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
     split: Annotated[str | None, typer.Option(help="Only items of this split (train/validation/test).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Triples per judge call.")] = 64,
+    batch_size: Annotated[int, typer.Option(min=1, help="Triples per judge call.")] = 64,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the judgment cache.")] = False,
     max_unscored: MaxUnscored = DEFAULT_MAX_UNSCORED,
 ) -> None:

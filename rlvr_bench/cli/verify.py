@@ -143,7 +143,7 @@ def verify_command(
     breakdown: Annotated[str, typer.Option(help=f"Breakdown table to print: {', '.join(BREAKDOWNS)} or none "
                                            "(all are in results.json).")] = "variant",
     split: Annotated[str | None, typer.Option(help="Only items of this split (train/validation/test).")] = None,
-    batch_size: Annotated[int, typer.Option(help="Triples per judge call.")] = 64,
+    batch_size: Annotated[int, typer.Option(min=1, help="Triples per judge call.")] = 64,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the judgment cache.")] = False,
     max_unscored: MaxUnscored = DEFAULT_MAX_UNSCORED,
 ) -> None:
