@@ -100,7 +100,8 @@ def _append_bytes(path: Path, data: bytes) -> None:
 
 
 CASES = [
-    Case("jsonl invalid utf-8", _data(_jsonl([TRIPLE]) + b'{"question": "caf\xe9", "reference": "4", "response": "4"}\n'),
+    Case("jsonl invalid utf-8",
+         _data(_jsonl([TRIPLE]) + b'{"question": "caf\xe9", "reference": "4", "response": "4"}\n'),
          "data.jsonl:2: not valid UTF-8"),
     Case("csv invalid utf-8", _data(b"question,reference,response\nWhat?,4,caf\xe9\n", ".csv"), "not valid UTF-8"),
     Case("lone surrogate", _data(b'{"question": "q", "reference": "4", "response": "\\ud800"}\n'),

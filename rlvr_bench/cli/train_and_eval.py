@@ -63,7 +63,8 @@ def print_findings(findings: dict[str, Any]) -> None:
         console.print(f"finding '{finding.get('claim', key)}': [bold]{finding.get('status')}[/bold]", highlight=False)
         for comparison in finding.get("comparisons") or []:
             console.print(f"    {comparison['a']} − {comparison['b']}: "
-                          f"{_cell(comparison.get('difference'), sign=True)} pp ({comparison.get('reading')})",
+                          f"{_cell(comparison.get('difference'), sign=True)} pp ({comparison.get('reading')}"
+                          + (f": {comparison['no_signal']})" if comparison.get("no_signal") else ")"),
                           highlight=False, markup=False)
 
 

@@ -481,7 +481,8 @@ def findings_of(scored: dict[str, list[Any]], items: Sequence[Item], table: dict
         return result
 
     estimates = {name: row["all"]["accuracy"]["estimate"] for name, row in table["rows"].items()}
-    return study_findings([name for name in scored if name != SFT_ROW], algorithms, compare, estimates, distillation)
+    return study_findings([name for name in scored if name != SFT_ROW], algorithms, compare, estimates, distillation,
+                          start=SFT_ROW if SFT_ROW in scored else None)
 
 
 def _distill_summary(results: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -81,7 +81,7 @@ class CountingJudge(BaseJudge):
 
     def judge_batch(self, triples: Sequence[Triple]) -> list[Verdict]:
         if any(t.question == self.fail_on for t in triples):
-            raise RuntimeError("backend down")
+            raise ConnectionError("backend down")
         self.calls.extend(t.question for t in triples)
         return [Verdict(passed=t.reference == t.final_step, p_pass=0.9, raw="YES") for t in triples]
 

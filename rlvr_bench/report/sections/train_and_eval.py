@@ -250,7 +250,9 @@ def findings_context(results: Mapping[str, Any]) -> dict[str, Any] | None:
             if isinstance(c, Mapping):
                 difference = as_percent(c.get("difference"))
                 lines.append({"kind": "difference", "text": f"{c.get('a')} − {c.get('b')}", "block": difference,
-                              "css": difference_css(difference), "reading": c.get("reading"),
+                              "css": difference_css(difference),
+                              "reading": f"{c.get('reading')}: {c['no_signal']}" if c.get("no_signal")
+                              else c.get("reading"),
                               "p_value": c.get("mcnemar_p")})
         rows.append({"label": label, "claim": finding.get("claim"), "status": finding.get("status"),
                      "css": STATUS_CSS.get(str(finding.get("status")), ""), "lines": lines})
