@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from rlvr_bench.errors import InputError, UserError
-from rlvr_bench.records import ANSWER_TYPES, Item, Response, iter_jsonl, open_text
+from rlvr_bench.records import ANSWER_TYPES, Item, Response, iter_jsonl, open_text, reference_list
 
 #: the longest CSV field read (bytes); csv's own default is 128 KiB
 MAX_CSV_FIELD = 64 * 2**20
@@ -185,7 +185,7 @@ class _Collector:
         self.response_ids: set[str] = set()
 
     def item(self, where: str, question: str, reference: str, domain: str, answer_type: str,
-             item_id: str | None, metadata: Mapping[str, Any]) -> str:
+             item_id: str | None, metadata: Mapping[str, Any], aliases: tuple[str, ...] = ()) -> str:
         key = (question, reference)
         if item_id is None:
             item_id = self.by_content.get(key) or f"item-{len(self.items) + 1:05d}"
@@ -194,7 +194,7 @@ class _Collector:
             if (existing.question, existing.reference) != key:
                 raise InputError(f"{where}: field 'id': id {item_id!r} already used for another question")
             return item_id
-        self.items[item_id] = Item(item_id, domain, question, reference, answer_type, "test", dict(metadata))
+        self.items[item_id] = Item(item_id, domain, question, reference, answer_type, "test", dict(metadata), aliases)
         self.by_content[key] = item_id
         return item_id
 
@@ -222,7 +222,30 @@ def _chat_question(row: Mapping[str, Any], where: str) -> str:
     return str(users[-1]["content"])
 
 
+#: the separator of several acceptable references in one text cell (a CSV ``aliases`` column)
+ALIAS_SEPARATOR = "|"
+
+
+def _references(row: Mapping[str, Any], name: str, where: str) -> list[str]:
+    """A reference cell: text, a number, or (JSON) a list of acceptable references."""
+    value = row.get(name)
+    if isinstance(value, list):
+        return reference_list(value, where, name)
+    return [_text(row, name, where)]
+
+
+def _aliases(row: Mapping[str, Any], where: str) -> list[str]:
+    """The optional ``aliases`` field: a list, or text with references separated by ``|``."""
+    value = row.get("aliases")
+    if value is None or value == "":
+        return []
+    if isinstance(value, list):
+        return reference_list(value, where, "aliases")
+    return [part.strip() for part in _scalar(value, "aliases", where).split(ALIAS_SEPARATOR) if part.strip()]
+
+
 def _add_row(collector: _Collector, fmt: str, row: Mapping[str, Any], where: str, source: str) -> None:
+    aliases: tuple[str, ...] = ()
     domain = _optional_text(row, "domain", where) or _optional_text(row, "subject", where) or "general"
     ident = _optional_text(row, "id", where)
     if fmt == "rlvr-chat":
@@ -245,12 +268,14 @@ def _add_row(collector: _Collector, fmt: str, row: Mapping[str, Any], where: str
         label = _bool(row.get("judgment_result", row.get("label")), where, "label")
         meta = {}
     else:
-        question, reference, text = (_text(row, "question", where), _text(row, "reference", where),
-                                     _response_text(row, "response", where))
+        question, text = _text(row, "question", where), _response_text(row, "response", where)
+        reference, *more = _references(row, "reference", where)
         label = _bool(row.get("label"), where, "label")
         meta = {}
+        aliases = (*more, *_aliases(row, where))
     item_id = collector.item(where, question, reference, domain, _answer_type(row),
-                             _optional_text(row, "item_id", where), {"format": fmt})
+                             _optional_text(row, "item_id", where), {"format": fmt},
+                             tuple(dict.fromkeys(a for a in aliases if a != reference)))
     collector.response(where, ident, item_id, text, label, source, _optional_text(row, "variant", where), meta)
 
 

@@ -154,6 +154,8 @@ def judge_triples(judge: Judge, triples: Sequence[Triple], batch_size: int = 64,
     With a ``cache`` and a cacheable judge, cached verdicts skip the model and
     identical prompts within the call are judged once.
     """
+    if judge.multi_reference == "each" and any(t.aliases for t in triples):
+        return _judge_each_reference(judge, triples, batch_size, on_progress, cache, budget, planned)
     counted = _Counted(judge.name, budget, len(triples) if planned else None)
     if cache is None or not judge.cacheable:
         return _judge_uncached(judge, triples, batch_size, on_progress, counted)
@@ -179,6 +181,42 @@ def judge_triples(judge: Judge, triples: Sequence[Triple], batch_size: int = 64,
         if on_progress is not None:
             on_progress(judge.name, sum(copies[key] for key in batch_keys))
     return [results[key] for key in keys]
+
+
+def _judge_each_reference(judge: Judge, triples: Sequence[Triple], batch_size: int,
+                          on_progress: ProgressCallback | None, cache: JudgmentCache | None,
+                          budget: FailureBudget | None, planned: bool) -> list[Verdict]:
+    """Triples with several references, judged against each one: correct when any reference passes."""
+    flat: list[Triple] = []
+    owner: list[int] = []
+    for index, triple in enumerate(triples):
+        for reference in triple.references:
+            flat.append(triple.with_reference(reference))
+            owner.append(index)
+    verdicts = judge_triples(judge, flat, batch_size, None, cache)
+    grouped: list[list[Verdict]] = [[] for _ in triples]
+    for index, verdict in zip(owner, verdicts, strict=True):
+        grouped[index].append(verdict)
+    combined = [best_reference_verdict(group) for group in grouped]
+    _Counted(judge.name, budget, len(triples) if planned else None).record(combined)
+    if on_progress is not None:
+        on_progress(judge.name, len(triples))
+    return combined
+
+
+def best_reference_verdict(verdicts: Sequence[Verdict]) -> Verdict:
+    """One verdict from a verdict per acceptable reference: the first that passed, else the highest
+    scored (a fail), else the first unscored. ``p_pass`` is the best over references."""
+    if len(verdicts) == 1:
+        return verdicts[0]
+    scored = [(k, v) for k, v in enumerate(verdicts) if v.passed is not None]
+    chosen_k, chosen = next(((k, v) for k, v in scored if v.passed), scored[0] if scored else (0, verdicts[0]))
+    soft = [v.p_pass for v in verdicts if v.p_pass is not None]
+    note = f" [reference {chosen_k + 1} of {len(verdicts)}]"
+    from dataclasses import replace
+
+    return replace(chosen, p_pass=max(soft) if soft else chosen.p_pass, raw=chosen.raw + note,
+                   latency_s=sum(v.latency_s for v in verdicts))
 
 
 class _Counted:

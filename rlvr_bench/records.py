@@ -53,6 +53,14 @@ class Item:
     #: "train", "validation" or "test"; evaluation defaults to "test"
     split: str = "test"
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: further acceptable references ("OutKast", "Outkast"; "0.35 g", "350 mg"): a response that
+    #: matches any of ``references`` is correct
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Every acceptable reference, the main one first."""
+        return (self.reference, *self.aliases)
 
 
 @dataclass(frozen=True)
@@ -339,15 +347,34 @@ def item_from_json(
     if split not in SPLITS:
         raise InputError(f"{where}: field 'split': unknown split {split!r} (one of {', '.join(SPLITS)})")
     metadata = _optional(obj, "metadata", where, dict, {}) or {}
+    references = reference_list(_field(obj, "reference", where, (str, int, float, list)), where, "reference")
+    aliases = reference_list(obj["aliases"], where, "aliases") if obj.get("aliases") is not None else []
     return Item(
         id=str(item_id),
         domain=domain,
         question=_field(obj, "question", where, str),
-        reference=str(_field(obj, "reference", where, (str, int, float))),
+        reference=references[0],
         answer_type=answer_type,
         split=split,
         metadata=metadata,
+        aliases=tuple(dict.fromkeys(r for r in [*references[1:], *aliases] if r != references[0])),
     )
+
+
+def reference_list(value: Any, where: str, name: str) -> list[str]:
+    """Acceptable references as given: one text or number, or a non-empty list of them (aliases)."""
+    values = value if isinstance(value, list) else [value]
+    if not values:
+        raise InputError(f"{where}: field '{name}' is an empty list")
+    out = []
+    for entry in values:
+        if isinstance(entry, bool) or not isinstance(entry, (str, int, float)):
+            raise InputError(f"{where}: field '{name}' must be text, a number or a list of them, "
+                             f"got {type(entry).__name__}")
+        if isinstance(entry, float) and not math.isfinite(entry):
+            raise InputError(f"{where}: field '{name}': {entry} is not a usable reference")
+        out.append(str(entry))
+    return out
 
 
 def response_from_json(obj: Mapping[str, Any], where: str) -> Response:
@@ -449,7 +476,10 @@ def read_judgments(path: Path) -> list[Judgment]:
 
 
 def item_to_json(item: Item) -> dict[str, Any]:
-    return {**asdict(item), "metadata": dict(item.metadata)}
+    data = {**asdict(item), "metadata": dict(item.metadata), "aliases": list(item.aliases)}
+    if not item.aliases:
+        del data["aliases"]  # single-reference items read and write as before
+    return data
 
 
 def response_to_json(response: Response) -> dict[str, Any]:

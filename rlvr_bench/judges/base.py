@@ -26,15 +26,26 @@ class Triple:
     response: str
     answer_type: str = "text"
     domain: str = ""
+    #: further acceptable references (see :attr:`Item.aliases`)
+    aliases: tuple[str, ...] = ()
 
     @property
     def final_step(self) -> str:
         """The response's last non-empty line: the part the study's verifier judges."""
         return final_step(self.response)
 
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Every acceptable reference, the main one first."""
+        return (self.reference, *self.aliases)
+
+    def with_reference(self, reference: str) -> Triple:
+        """This triple with one reference only (how a judge that checks each reference sees it)."""
+        return Triple(self.question, reference, self.response, self.answer_type, self.domain)
+
     @classmethod
     def of(cls, item: Item, response: Response) -> Triple:
-        return cls(item.question, item.reference, response.text, item.answer_type, item.domain)
+        return cls(item.question, item.reference, response.text, item.answer_type, item.domain, item.aliases)
 
 
 @dataclass(frozen=True)
@@ -78,6 +89,10 @@ class Judge(Protocol):
 
     spec: JudgeSpec
     cacheable: bool
+    #: how the judge handles several acceptable references: "each" (judged against each one,
+    #: correct when any passes; :func:`rlvr_bench.judging.judge_triples` does it) or "all" (the
+    #: judge sees every reference at once, e.g. listed in a model judge's prompt)
+    multi_reference: str
 
     @property
     def name(self) -> str: ...
@@ -102,6 +117,8 @@ class BaseJudge:
     #: True for judges worth caching (model calls); such a judge also overrides ``cache_key(triple)``.
     #: Rules are cheaper to recompute than to look up.
     cacheable: bool = False
+    #: see :class:`Judge`: rule and encoder judges check each reference on its own
+    multi_reference: str = "each"
 
     def __init__(self, spec: JudgeSpec) -> None:
         self.spec = spec
