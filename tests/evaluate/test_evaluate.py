@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from rlvr_bench.errors import InputError, UserError
-from rlvr_bench.generation import GenerationProgress, GenerationResult, Messages, SamplingSettings, failed
+from rlvr_bench.generation import GenerationProgress, GenerationResult, Prompt, SamplingSettings, failed
 from rlvr_bench.pipelines.evaluate import RESULTS_SCHEMA, evaluate_policies, load_eval_items
 from rlvr_bench.pipelines.judge_run import judge_run
 from rlvr_bench.policies import parse_policy_spec
+from rlvr_bench.prompting import GenerationOverrides
 from rlvr_bench.records import Item
 from rlvr_bench.rundir import load_run
 
@@ -34,7 +35,7 @@ class ScriptedPolicy:
     def describe(self) -> dict[str, Any]:
         return {"backend": "scripted"}
 
-    def generate(self, prompts: Sequence[Messages], n: int, sampling: SamplingSettings,
+    def generate(self, prompts: Sequence[Prompt], n: int, sampling: SamplingSettings,
                  on_progress: GenerationProgress | None = None) -> list[list[GenerationResult]]:
         self.calls += 1
         out = []
@@ -89,7 +90,8 @@ def test_hand_worked_two_policies(tmp_path: Path) -> None:
 def test_samples_mean_and_pass_at_n(tmp_path: Path) -> None:
     # sample 0 right on every item, sample 1 never: mean@2 = 0.5, pass@2 = 1
     policy = ScriptedPolicy("s", lambda i, k: answer(FOUR[i]) if k == 0 else "Therefore, the answer is nothing.")
-    result = evaluate_policies([policy], FOUR, ["contains"], n_samples=2, sampling=SamplingSettings(temperature=1.0),
+    result = evaluate_policies([policy], FOUR, ["contains"],
+                               generation=GenerationOverrides(n_samples=2, temperature=1.0),
                                n_bootstrap=50, write=False)
     entry = result.results["per_policy"]["s"]["by_judge"]["contains"]
     assert entry["mean_at_n"]["estimate"] == 0.5 and entry["pass_at_n"]["estimate"] == 1.0
@@ -116,8 +118,8 @@ def test_imported_responses_are_a_policy_row(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "fragment"), [
-    ({"n_samples": 2}, "need --temperature > 0"),
-    ({"n_samples": 0}, "--n-samples must be >= 1"),
+    ({"generation": GenerationOverrides(n_samples=2)}, "need --temperature > 0"),
+    ({"generation": GenerationOverrides(n_samples=0)}, "--n-samples must be >= 1"),
     ({"judges": []}, "at least one judge"),
     ({"judges": ["containz"]}, "unknown judge 'containz'"),
     ({"policies": []}, "at least one policy"),
