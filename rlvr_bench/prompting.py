@@ -147,13 +147,6 @@ class GenerationOverrides:
     stop: tuple[str, ...] | None = None
     batch_size: int | None = None
 
-    @classmethod
-    def of(cls, settings: GenerationSettings) -> GenerationOverrides:
-        """Overrides that replace every setting by ``settings``'."""
-        s = settings.sampling
-        return cls(settings.prompt, settings.n_samples, s.temperature, s.top_p, s.max_new_tokens, s.seed, s.stop,
-                   settings.batch_size)
-
     def apply(self, base: GenerationSettings | None) -> GenerationSettings:
         """``base`` (None: the defaults) with every given setting replaced; ConfigError on an invalid mix."""
         base = base or GenerationSettings()

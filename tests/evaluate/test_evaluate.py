@@ -181,3 +181,29 @@ def test_judge_run_adds_judges_and_imported_rows(tmp_path: Path) -> None:
     (other / "config.json").write_text(json.dumps({"command": "agreement"}))
     with pytest.raises(UserError, match="not an eval run"):
         judge_run(other, ["exact"])
+
+
+def test_each_policy_is_asked_its_own_way(tmp_path: Path, random_policy: Path) -> None:
+    import shutil
+
+    from rlvr_bench.generation import HFPolicy
+    from rlvr_bench.prompting import GenerationSettings, PromptFormat, write_policy_settings
+
+    # a checkpoint that carries a text-template prompt, next to a scripted policy that carries nothing
+    folder = shutil.copytree(random_policy, tmp_path / "trained")
+    saved = GenerationSettings(PromptFormat.text_template("Q: {question}\nA:"),
+                               sampling=SamplingSettings(max_new_tokens=3), batch_size=3)
+    write_policy_settings(folder, saved)
+    result = evaluate_policies([parse_policy_spec(f"trained={folder}"), policy_a()], FOUR, ["contains"],
+                               n_bootstrap=20, write=False)
+    per_policy = result.results["per_policy"]
+    assert per_policy["trained"]["generation"] == saved.to_json()
+    assert per_policy["a"]["generation"] == GenerationSettings().to_json()
+    assert result.results["generation"] == {"n_samples": 1, "differs_per_policy": True}
+    trained = [r for r in result.responses if r.source == "trained"]
+    assert len(trained) == 4 and all(r.metadata["completion_tokens"] <= 3 for r in trained)
+    # a text prompt is given to the model as is: no chat template, no added special tokens
+    policy = HFPolicy("p", str(folder))
+    assert policy.render("Q: 2+2?\nA:") == ("Q: 2+2?\nA:", False)
+    assert trained[0].metadata["prompt_tokens"] == len(policy._load()[1](
+        saved.prompt.prompt(FOUR[0]), add_special_tokens=False)["input_ids"])
