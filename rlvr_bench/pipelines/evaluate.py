@@ -103,8 +103,9 @@ def _policy_entries(policies: Sequence[PolicySpec | Policy], overrides: Generati
             description = {**policy.to_json(), **(backend.describe() if backend else {})}
             entries.append(_Entry(policy.name, description, policy, backend, settings))
         else:
-            batch_size = policy.batch_size if isinstance(policy, HFPolicy) else None
-            settings = overrides.apply(GenerationSettings(batch_size=batch_size or GenerationSettings().batch_size))
+            settings = overrides.apply(None)
+            if isinstance(policy, HFPolicy):  # a ready backend batches as it was built to
+                settings = replace(settings, batch_size=policy.batch_size)
             entries.append(_Entry(policy.name, {"name": policy.name, **policy.describe()}, None, policy, settings))
     names = [entry.name for entry in entries]
     duplicates = sorted({name for name in names if names.count(name) > 1})
