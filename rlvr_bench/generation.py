@@ -1,7 +1,7 @@
 """Policy backends: turn chat prompts into sampled responses.
 
 Every backend implements one method, ``generate(prompts, n, sampling)``: for
-each prompt (a list of chat messages) it returns ``n`` :class:`GenerationResult`
+each prompt (a list of chat messages, or a text to continue) it returns ``n`` :class:`GenerationResult`
 objects. A failure (an API error after bounded retries, a batch that runs out
 of memory) is a result with ``error`` set and empty text, recorded per item,
 never an exception that sinks the run.
@@ -19,7 +19,8 @@ How a prompt is rendered matters for comparing with other harnesses: with a
 chat template the text is ``apply_chat_template(messages, add_generation_prompt=True)``
 tokenized without extra special tokens (the template already holds them), as
 lm-evaluation-harness does with ``--apply_chat_template``; without one, the
-message contents are joined by blank lines (see :func:`render_plain`).
+message contents are joined by blank lines (see :func:`render_plain`). A text
+prompt is tokenized as is, without special tokens, as training saw it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,9 @@ from rlvr_bench.errors import ConfigError
 
 #: a chat prompt: [{"role": "system" | "user" | "assistant", "content": str}, ...]
 Messages = list[dict[str, str]]
+#: what a policy is given per question: chat messages, or a text prompt continued as is (a recipe's
+#: template, see :class:`rlvr_bench.prompting.PromptFormat`)
+Prompt = Messages | str
 #: called with (policy name, number of prompts just finished)
 GenerationProgress = Callable[[str, int], None]
 
@@ -124,7 +128,7 @@ class Policy(Protocol):
         """What the run config records about this policy (never a secret)."""
         ...
 
-    def generate(self, prompts: Sequence[Messages], n: int, sampling: SamplingSettings,
+    def generate(self, prompts: Sequence[Prompt], n: int, sampling: SamplingSettings,
                  on_progress: GenerationProgress | None = None) -> list[list[GenerationResult]]: ...
 
 
@@ -191,15 +195,17 @@ class HFPolicy:
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
 
-    def render(self, messages: Messages) -> tuple[str, bool]:
+    def render(self, messages: Prompt) -> tuple[str, bool]:
         """(prompt text, whether the tokenizer should add its special tokens)."""
+        if isinstance(messages, str):
+            return messages, False
         _, tokenizer = self._load()
         if getattr(tokenizer, "chat_template", None):
             text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
             return str(text), False
         return render_plain(messages), True
 
-    def generate(self, prompts: Sequence[Messages], n: int, sampling: SamplingSettings,
+    def generate(self, prompts: Sequence[Prompt], n: int, sampling: SamplingSettings,
                  on_progress: GenerationProgress | None = None) -> list[list[GenerationResult]]:
         import torch
 
@@ -225,7 +231,7 @@ class HFPolicy:
                 model.train()
         return results
 
-    def _generate_batch(self, model: Any, tokenizer: Any, batch: Sequence[Messages], n: int,
+    def _generate_batch(self, model: Any, tokenizer: Any, batch: Sequence[Prompt], n: int,
                         sampling: SamplingSettings) -> list[list[GenerationResult]]:
         import torch
 
@@ -345,10 +351,12 @@ class OpenAIPolicy:
         return {"backend": "openai", "model": self.model, "base_url": self.base_url,
                 "concurrency": self.concurrency, "timeout_s": self.timeout_s, "max_retries": self.max_retries}
 
-    def generate(self, prompts: Sequence[Messages], n: int, sampling: SamplingSettings,
+    def generate(self, prompts: Sequence[Prompt], n: int, sampling: SamplingSettings,
                  on_progress: GenerationProgress | None = None) -> list[list[GenerationResult]]:
-        def one(messages: Messages) -> list[GenerationResult]:
-            samples = self._sample(messages, n, sampling)
+        def one(prompt: Prompt) -> list[GenerationResult]:
+            # a chat endpoint has no raw-text mode: a text prompt (a recipe's template) cannot be asked here
+            samples = ([failed("the openai backend takes chat messages, not a text prompt") for _ in range(n)]
+                       if isinstance(prompt, str) else self._sample(prompt, n, sampling))
             if on_progress is not None:
                 on_progress(self.name, 1)
             return samples
@@ -463,7 +471,7 @@ class VLLMPolicy:
             raise ConfigError(f"policy {name!r} uses the vllm backend, which is not installed "
                               "(pip install 'rlvr-bench[vllm]'; needs a CUDA GPU)")
 
-    def generate(self, prompts: Sequence[Messages], n: int, sampling: SamplingSettings,
+    def generate(self, prompts: Sequence[Prompt], n: int, sampling: SamplingSettings,
                  on_progress: GenerationProgress | None = None) -> list[list[GenerationResult]]:
         from vllm import LLM, SamplingParams
 
@@ -475,7 +483,10 @@ class VLLMPolicy:
                                 stop=list(sampling.stop) or None)
         began = time.perf_counter()
         try:
-            outputs = self._llm.chat([list(p) for p in prompts], params, use_tqdm=False)
+            if all(isinstance(p, str) for p in prompts):  # text prompts (a recipe's template) are continued as is
+                outputs = self._llm.generate(list(prompts), params, use_tqdm=False)
+            else:
+                outputs = self._llm.chat([list(p) for p in prompts], params, use_tqdm=False)
         except Exception as exc:  # recorded on every item of the call
             reason = f"{type(exc).__name__}: {_first_line(exc)}"
             return [[failed(reason) for _ in range(n)] for _ in prompts]

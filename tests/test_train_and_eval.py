@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rlvr_bench.cli import app
+from rlvr_bench.prompting import POLICY_SETTINGS_FILE
 from rlvr_bench.training.matrix import REWARD_KINDS, MatrixRequest, plan_cells
 
 runner = CliRunner()
@@ -67,6 +68,7 @@ def test_quick_matrix_end_to_end_and_resume(tmp_path: Path) -> None:
     assert (out / "report.html").is_file()
     judgments = (out / "judgments.jsonl").read_text().splitlines()
     assert len(judgments) == len(rows) * results["n_eval_items"]
+    _assert_eval_reproduces_a_row(out, "rule-binary-grpo", results["reference_judge"], tmp_path)
 
     # resume: finished cells, the distillation and the evaluations are reused, not re-run
     stamps = {p: p.stat().st_mtime_ns for p in (out / "cells").glob("*/results.json")}
@@ -101,6 +103,29 @@ def test_quick_matrix_end_to_end_and_resume(tmp_path: Path) -> None:
     assert "big-model" in with_baseline["table"]["versus_sft"]
     assert with_baseline["baselines"][0]["name"] == "big-model"
     assert with_baseline["findings"] == results["findings"]  # baselines are not rows of the study's findings
+
+
+def _assert_eval_reproduces_a_row(out: Path, row: str, judge: str, tmp_path: Path) -> None:
+    """Every saved policy carries its prompt and settings: `eval --policy` on a cell's checkpoint, given the
+    matrix's held-out items as a data file, gives that Table 1 row's responses text for text."""
+    for policy in (out / "sft" / "policy", out / "cells" / row / "policy"):
+        assert (policy / POLICY_SETTINGS_FILE).is_file(), policy
+    items = [json.loads(line) for line in (out / "items.jsonl").read_text().splitlines()]
+    data = tmp_path / "held-out.jsonl"
+    data.write_text("".join(json.dumps({"item_id": i["id"], "question": i["question"], "reference": i["reference"],
+                                        "domain": i["domain"], "answer_type": i["answer_type"], "response": ""})
+                            + "\n" for i in items))
+    result = runner.invoke(app, ["eval", "--policy", f"{row}={out / 'cells' / row / 'policy'}", "--data", str(data),
+                                 "--judges", judge, "--bootstrap", "100", "--out", str(tmp_path / "eval")])
+    assert result.exit_code == 0, result.stderr + str(result.exception)
+
+    def texts(path: Path) -> dict[str, str]:
+        return {r["item_id"]: r["text"] for r in map(json.loads, path.read_text().splitlines()) if r["source"] == row}
+
+    assert texts(tmp_path / "eval" / "responses.jsonl") == texts(out / "responses.jsonl")
+    evaluated = json.loads((tmp_path / "eval" / "results.json").read_text())["per_policy"][row]["by_judge"][judge]
+    table = json.loads((out / "results.json").read_text())["table"]["rows"][row]["all"]["accuracy"]
+    assert evaluated["accuracy"]["estimate"] == table["estimate"]
 
 
 def test_bad_baseline_fails_before_any_work(tmp_path: Path) -> None:

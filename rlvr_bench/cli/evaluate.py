@@ -11,13 +11,14 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rlvr_bench.cli.app import app, console, err_console, split_names, user_errors_exit_2
+from rlvr_bench.cli.app import MaxUnscored, app, console, err_console, split_names, user_errors_exit_2
 from rlvr_bench.errors import UserError
-from rlvr_bench.generation import DEFAULT_SYSTEM_PROMPT, GenerationProgress, SamplingSettings
-from rlvr_bench.judging import ProgressCallback
+from rlvr_bench.generation import GenerationProgress
+from rlvr_bench.judging import DEFAULT_MAX_UNSCORED, ProgressCallback
 from rlvr_bench.pipelines.evaluate import DEFAULT_SPLIT, evaluate, load_eval_items
 from rlvr_bench.pipelines.judge_run import judge_run
 from rlvr_bench.policies import parse_policy_specs
+from rlvr_bench.prompting import GenerationOverrides, PromptFormat
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -122,58 +123,92 @@ def _judge_names(values: list[str] | None) -> list[str]:
     return names
 
 
+def generation_overrides(n_samples: int | None, temperature: float | None, top_p: float | None,
+                         max_new_tokens: int | None, stop: list[str] | None, seed: int | None, batch_size: int | None,
+                         system_prompt: str | None, system_prompt_file: Path | None,
+                         prompt_template: str | None) -> GenerationOverrides:
+    """The generation flags that were given (each replaces every policy's own setting)."""
+    given = [name for name, value in (("--system-prompt", system_prompt), ("--system-prompt-file", system_prompt_file),
+                                      ("--prompt-template", prompt_template)) if value is not None]
+    if len(given) > 1:
+        raise UserError(f"give one of {' and '.join(given)}, not both")
+    prompt: PromptFormat | None = None
+    if system_prompt_file is not None:
+        if not system_prompt_file.is_file():
+            raise UserError(f"{system_prompt_file}: file not found")
+        prompt = PromptFormat.chat(system_prompt_file.read_text(encoding="utf-8").strip())
+    elif system_prompt is not None:
+        prompt = PromptFormat.chat(system_prompt)
+    elif prompt_template is not None:
+        if "{question}" not in prompt_template:
+            raise UserError("--prompt-template must contain '{question}'")
+        prompt = PromptFormat.text_template(prompt_template.replace("\\n", "\n"))
+    overrides = GenerationOverrides(prompt=prompt, n_samples=n_samples, temperature=temperature, top_p=top_p,
+                                    max_new_tokens=max_new_tokens, seed=seed, stop=tuple(stop) if stop else None,
+                                    batch_size=batch_size)
+    overrides.apply(None)  # bad values (a negative temperature) fail here, in one line
+    return overrides
+
+
 @app.command("eval")
 @user_errors_exit_2
 def eval_command(
     policy: Annotated[list[str], typer.Option(
         "--policy", "-p", help="A policy: model folder or hub id; openai:MODEL@URL; vllm:PATH; "
-        "responses:FILE.jsonl[:NAME]. Prefix NAME= to name it. Repeat to compare policies.")],
+        "responses:FILE.jsonl[:NAME]. Prefix NAME= to name it. Repeat to compare policies. A checkpoint "
+        "saved by rlvr-bench is asked with its own prompt and generation settings unless flags below say otherwise.")],
     judges: Annotated[list[str] | None, typer.Option(
         "--judges", "--judge", "-j", help="Judge presets or preset files, comma-separated or repeated; "
         "the first is the primary judge.")] = None,
-    task: Annotated[str, typer.Option(help="Bundled task name or task folder.")] = "starter",
-    split: Annotated[str, typer.Option(help="Split to evaluate (train/validation/test).")] = DEFAULT_SPLIT,
-    n_samples: Annotated[int, typer.Option("--n-samples", "-n", help="Samples per question (mean@n, pass@n).")] = 1,
-    temperature: Annotated[float, typer.Option(help="Sampling temperature; 0 = greedy.")] = 0.0,
-    top_p: Annotated[float, typer.Option(help="Nucleus sampling mass in (0, 1].")] = 1.0,
-    max_new_tokens: Annotated[int, typer.Option(help="Generated tokens per response.")] = 512,
+    task: Annotated[str | None, typer.Option(help="Bundled task name or task folder (default: starter).")] = None,
+    data: Annotated[Path | None, typer.Option(
+        help="Evaluate on the items of this data file instead of a task (JSONL/CSV/datasets folder; "
+        "see `rlvr-bench agreement --help`).")] = None,
+    split: Annotated[str, typer.Option(help="Split of the task to evaluate (train/validation/test).")] = DEFAULT_SPLIT,
+    n_samples: Annotated[int | None, typer.Option(
+        "--n-samples", "-n", help="Samples per question (mean@n, pass@n). Default: the policy's own, else 1.")] = None,
+    temperature: Annotated[float | None, typer.Option(
+        help="Sampling temperature; 0 = greedy. Default: the policy's own, else 0.")] = None,
+    top_p: Annotated[float | None, typer.Option(help="Nucleus sampling mass in (0, 1]. Default: 1.")] = None,
+    max_new_tokens: Annotated[int | None, typer.Option(
+        help="Generated tokens per response. Default: the policy's own, else 512.")] = None,
     stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable).")] = None,
-    seed: Annotated[int, typer.Option(help="Seed of sampling and of the bootstrap.")] = 0,
+    seed: Annotated[int | None, typer.Option(
+        help="Seed of sampling (default: the policy's own, else 0) and of the bootstrap (default 0).")] = None,
     system_prompt: Annotated[str | None, typer.Option(
-        help="System prompt (default: the study's instruction to end with 'Therefore, the answer is ...'; "
-        "'' for none).")] = None,
+        help="Ask every policy in chat form with this system prompt ('' for none). Default: the policy's own "
+        "prompt, else the study's instruction to end with 'Therefore, the answer is ...'.")] = None,
     system_prompt_file: Annotated[Path | None, typer.Option(help="Read the system prompt from this file.")] = None,
-    batch_size: Annotated[int, typer.Option(help="Prompts per generate call (hf backend).")] = 8,
+    prompt_template: Annotated[str | None, typer.Option(
+        help="Ask every policy this text prompt, '{question}' replaced and \\n a line break (no chat "
+        "template; hf and vllm backends).")
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option(
+        help="Prompts per generate call (hf backend). Default: the policy's own, else 8.")] = None,
     concurrency: Annotated[int, typer.Option(help="Parallel requests (openai backend).")] = 8,
     api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key (openai).")] = (
         "OPENAI_API_KEY"),
     limit: Annotated[int | None, typer.Option(help="Only the first N questions (a quick look).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over questions for CIs.")] = 1000,
     out: Annotated[Path | None, typer.Option(help="Run directory to write (default: runs/eval-<time>).")] = None,
+    max_unscored: MaxUnscored = DEFAULT_MAX_UNSCORED,
 ) -> None:
-    """Generate with each policy, judge the final steps, report accuracy per domain with CIs and paired comparisons."""
+    """Generate with each policy, judge its responses, report accuracy per domain with CIs and paired comparisons."""
     names = _judge_names(judges)
     if not names:
         raise UserError("give at least one judge: --judges contains (see `rlvr-bench judges`)")
-    if system_prompt is not None and system_prompt_file is not None:
-        raise UserError("give either --system-prompt or --system-prompt-file, not both")
-    prompt = DEFAULT_SYSTEM_PROMPT if system_prompt is None else system_prompt
-    if system_prompt_file is not None:
-        if not system_prompt_file.is_file():
-            raise UserError(f"{system_prompt_file}: file not found")
-        prompt = system_prompt_file.read_text(encoding="utf-8").strip()
-    sampling = SamplingSettings(temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens, seed=seed,
-                                stop=tuple(stop or ()))
+    overrides = generation_overrides(n_samples, temperature, top_p, max_new_tokens, stop, seed, batch_size,
+                                     system_prompt, system_prompt_file, prompt_template)
     # cheap checks first, so a typo fails before any model loads
     specs = parse_policy_specs(policy, api_key_env)
-    items, _ = load_eval_items(task, split)
+    items, _ = load_eval_items(task, split, data)
     n_items = min(len(items), limit) if limit else len(items)
     generating = sum(1 for spec in specs if spec.generates)
-    with eval_progress(n_items * generating, n_items * n_samples * len(specs) * len(names)) as (on_gen, on_judge):
-        result = evaluate(policy, names, task=task, split=split, api_key_env=api_key_env, limit=limit,
-                          n_samples=n_samples, sampling=sampling, system_prompt=prompt, n_bootstrap=bootstrap,
-                          seed=seed, out=out, batch_size=batch_size, concurrency=concurrency,
-                          on_generate=on_gen, on_judge=on_judge)
+    per_item = max(n_samples or 1, 1)
+    with eval_progress(n_items * generating, n_items * per_item * len(specs) * len(names)) as (on_gen, on_judge):
+        result = evaluate(policy, names, task=task, split=split, data=data, api_key_env=api_key_env, limit=limit,
+                          generation=overrides, n_bootstrap=bootstrap, seed=seed or 0, out=out,
+                          concurrency=concurrency, on_generate=on_gen, on_judge=on_judge, max_unscored=max_unscored)
     print_eval(result.results, result.run_dir)
 
 
@@ -186,9 +221,11 @@ def judge_command(
     policy: Annotated[list[str] | None, typer.Option(
         "--policy", "-p", help="Imported responses to add as a policy row: responses:FILE.jsonl[:NAME].")] = None,
     bootstrap: Annotated[int | None, typer.Option(help="Bootstrap resamples (default: the run's).")] = None,
+    max_unscored: MaxUnscored = DEFAULT_MAX_UNSCORED,
 ) -> None:
     """Add judges (and imported responses) to an eval run without generating again; recompute its results."""
     names = _judge_names(judges)
     with eval_progress(0, 0) as (_, on_judge):
-        result = judge_run(run_dir, names, policy or [], n_bootstrap=bootstrap, on_judge=on_judge)
+        result = judge_run(run_dir, names, policy or [], n_bootstrap=bootstrap, on_judge=on_judge,
+                           max_unscored=max_unscored)
     print_eval(result.results, result.run_dir)

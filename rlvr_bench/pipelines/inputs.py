@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,8 +62,35 @@ class VerdictMatrix:
         return VerdictMatrix(self.judges, [self.responses[i] for i in np.flatnonzero(rows)], self.passed[rows],
                              self.p_pass[rows], self.clusters[rows], self.gold[rows])
 
+    def by_item(self, items: Sequence[Item], judge: str) -> np.ndarray:
+        """(n_items, n_samples) of ``judge``'s verdicts: 1.0 / 0.0 / nan (unscored, or no such response).
 
-def verdict_matrix(judgments: list[Judgment], responses: list[Response], judges: list[str]) -> VerdictMatrix:
+        Rows follow ``items``; column k holds each item's k-th sample (``metadata["sample"]`` of a
+        generated response, else its position among the item's responses). Responses to other items
+        are left out. This is the shape policy accuracy, mean@n, pass@n and paired comparisons take.
+        """
+        column = self.judges.index(judge)
+        row_of = {item.id: i for i, item in enumerate(items)}
+        seen: dict[str, int] = {}
+        cells: list[tuple[int, int, float]] = []
+        for index, response in enumerate(self.responses):
+            row = row_of.get(response.item_id)
+            order = seen.get(response.item_id, 0)
+            seen[response.item_id] = order + 1
+            if row is not None:
+                cells.append((row, int(response.metadata.get("sample", order)), self.passed[index, column]))
+        matrix = np.full((len(items), 1 + max((k for _, k, _ in cells), default=0)), np.nan)
+        for row, k, value in cells:
+            matrix[row, k] = value
+        return matrix
+
+
+def verdict_matrix(judgments: Sequence[Judgment], responses: Sequence[Response], judges: Sequence[str]
+                   ) -> VerdictMatrix:
+    """The one table of verdicts every command computes statistics from (agreement, verify, eval, training
+    evaluation, distillation): rows = ``responses``, columns = ``judges``; judgments about other
+    responses or judges are ignored, a missing judgment is nan."""
+    responses, judges = list(responses), list(judges)
     row_of = {r.id: i for i, r in enumerate(responses)}
     col_of = {name: j for j, name in enumerate(judges)}
     passed = np.full((len(responses), len(judges)), np.nan)

@@ -18,7 +18,7 @@ from typing import Any
 from rlvr_bench.errors import UserError
 from rlvr_bench.judges.base import Judge, JudgeSpec
 from rlvr_bench.judges.registry import build_judge, build_judges, resolve_preset
-from rlvr_bench.judging import ProgressCallback
+from rlvr_bench.judging import DEFAULT_MAX_UNSCORED, FailureBudget, ProgressCallback
 from rlvr_bench.pipelines.evaluate import RESULTS_SCHEMA, EvalResult, _with_domain, eval_results, judge_all
 from rlvr_bench.policies import check_policy, parse_policy_specs, read_policy_responses
 from rlvr_bench.rundir import RunWriter, load_run
@@ -41,6 +41,7 @@ def judge_run(
     seed: int | None = None,
     judge_batch_size: int = 64,
     on_judge: ProgressCallback | None = None,
+    max_unscored: float = DEFAULT_MAX_UNSCORED,
 ) -> EvalResult:
     """Add ``judges`` (preset names or files) and imported ``add_policies`` to an eval run, in place.
 
@@ -79,10 +80,11 @@ def judge_run(
     old_judges: list[Judge] = [build_judge(spec) for spec in stored] if imported else []
 
     judgments = list(run.judgments)
+    budget = FailureBudget(max_unscored)
     if new_judges:
-        judgments += judge_all(new_judges, run.items, run.responses, judge_batch_size, on_judge)
+        judgments += judge_all(new_judges, run.items, run.responses, judge_batch_size, on_judge, budget)
     if imported:
-        judgments += judge_all([*old_judges, *new_judges], run.items, imported, judge_batch_size, on_judge)
+        judgments += judge_all([*old_judges, *new_judges], run.items, imported, judge_batch_size, on_judge, budget)
     responses = [*run.responses, *imported]
     judge_names = [*stored_names, *(judge.name for judge in new_judges)]
     policy_names = [*existing_policies, *(spec.name for spec in specs)]

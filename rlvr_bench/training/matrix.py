@@ -18,7 +18,7 @@ Layout of the run directory (each stage is resumable: a finished stage is skippe
     OUT/sft/                       the SFT start (policy/ and its info)
     OUT/cells/<reward>-<algo>/     one `rlvr-bench train` run per cell (log, exploration judgments, policy)
     OUT/distill/                   the distilled student (a `rlvr-bench distill` run, judge.yaml)
-    OUT/evaluation/<policy>.jsonl  held-out completions and verdicts per policy
+    OUT/evaluation/<policy>/       held-out responses and verdicts per policy (responses.jsonl, judgments.jsonl)
     OUT/results.json               Table 1, reward-hacking gaps, student-vs-teacher agreement
 """
 
@@ -35,7 +35,9 @@ from typing import Any
 from rlvr_bench.errors import UserError
 from rlvr_bench.judges.registry import judge as build_named_judge
 from rlvr_bench.judges.registry import resolve_preset
-from rlvr_bench.records import Item, Judgment, Response, Verdict, iter_jsonl
+from rlvr_bench.pipelines.engine import PolicyEvaluation
+from rlvr_bench.prompting import GenerationSettings
+from rlvr_bench.records import Item, Judgment, Response
 from rlvr_bench.rundir import CONFIG_FILE, RESULTS_FILE, package_versions, write_json
 from rlvr_bench.stats.tables import reward_reference_agreement
 from rlvr_bench.training.exploration import read_exploration_logs
@@ -157,6 +159,9 @@ def run_sft_start(recipe: Recipe, folder: Path, say: Say) -> Path:
     began = time.perf_counter()
     model, tokenizer, info = _tiny_policy(recipe, load_training_data(recipe), folder, say)
     save_policy(model, tokenizer, policy_dir, recipe.policy.tiny)
+    from rlvr_bench.training.evaluation import save_policy_settings
+
+    save_policy_settings(policy_dir, recipe)
     write_json(folder / RESULTS_FILE, {"policy": info, "wall_time_s": round(time.perf_counter() - began, 1)})
     return policy_dir
 
@@ -208,32 +213,28 @@ def run_distillation(request: MatrixRequest, teacher: str, sources: Sequence[Pat
 
 
 def evaluate_policies(recipe: Recipe, policies: dict[str, Path], items: Sequence[Item], reference_judge: str,
-                      folder: Path, say: Say) -> dict[str, list[Any]]:
-    """Greedy held-out completions of every policy, judged by the reference judge (cached per policy)."""
-    from rlvr_bench.training.evaluation import Decoding, evaluate_policy
-    from rlvr_bench.training.tiny_models import load_policy
+                      folder: Path, say: Say) -> dict[str, PolicyEvaluation]:
+    """Every policy's held-out responses, asked as the recipe asks (the settings its checkpoints carry),
+    judged by the reference judge; cached per policy."""
+    from rlvr_bench.training.evaluation import evaluate_checkpoint, recipe_generation
 
     folder.mkdir(parents=True, exist_ok=True)
     judge = build_named_judge(reference_judge)
-    spec = recipe.eval
-    decoding = Decoding(spec.decoding, spec.temperature, spec.samples_per_question, spec.max_new_tokens,
-                        spec.batch_size)
-    by_id = {item.id: item for item in items}
-    scored: dict[str, list[Any]] = {}
+    # the recipe's settings, given explicitly: a full-scale recipe's start is a hub id that carries none
+    settings = recipe_generation(recipe)
+    scored: dict[str, PolicyEvaluation] = {}
     for name, path in policies.items():
-        cache = folder / f"{name}.jsonl"
-        if cache.is_file():
-            scored[name] = _read_scored(cache, by_id)
+        cached = _read_cached(folder / name, name, settings)
+        if cached is not None:
+            scored[name] = cached
             say(f"evaluation of {name}: reused")
             continue
-        model, tokenizer = load_policy(path)
-        rows_scored, table = evaluate_policy(model, tokenizer, items, judge, recipe.data.prompt_template,
-                                             decoding, recipe.seed)
-        say(f"evaluation of {name}: {table['accuracy']['all']['accuracy']['estimate']:.3f} "
-            f"({table['wall_time_s']} s)")
-        _write_scored(cache, rows_scored)
-        _record_wall_time(folder, name, table["wall_time_s"])
-        scored[name] = rows_scored
+        evaluation = evaluate_checkpoint(name, path, items, judge, settings, device=recipe.runtime.device)
+        passed = [j.verdict.passed for j in evaluation.judgments if j.verdict.passed is not None]
+        say(f"evaluation of {name}: {sum(passed) / max(len(passed), 1):.3f} ({evaluation.wall_time_s} s)")
+        _write_cached(folder / name, evaluation)
+        _record_wall_time(folder, name, evaluation.wall_time_s)
+        scored[name] = evaluation
     return scored
 
 
@@ -266,61 +267,64 @@ def stage_wall_times(out: Path) -> dict[str, float]:
 
 
 def evaluate_baselines(specs: Sequence[Any], items: Sequence[Item], reference_judge: str, max_new_tokens: int,
-                       folder: Path, say: Say) -> dict[str, list[Any]]:
-    """Imported baselines through `rlvr-bench eval`'s machinery (its prompts and backends), greedy, judged by
-    the reference judge on the same items (cached per baseline like the policies)."""
-    from rlvr_bench.generation import SamplingSettings
+                       folder: Path, say: Say) -> dict[str, PolicyEvaluation]:
+    """Imported baselines through `rlvr-bench eval` (each asked its own way, at most the recipe's
+    ``max_new_tokens``), judged by the reference judge on the same items; cached per baseline."""
     from rlvr_bench.pipelines.evaluate import evaluate_policies as eval_pipeline
-    from rlvr_bench.training.evaluation import ScoredCompletion
+    from rlvr_bench.prompting import GenerationOverrides
 
     folder.mkdir(parents=True, exist_ok=True)
-    by_id = {item.id: item for item in items}
-    scored: dict[str, list[Any]] = {}
+    scored: dict[str, PolicyEvaluation] = {}
     for spec in specs:
-        cache = folder / f"{spec.name}.jsonl"
-        if cache.is_file():
-            scored[spec.name] = _read_scored(cache, by_id)
+        cached = _read_cached(folder / spec.name, spec.name, None)
+        if cached is not None:
+            scored[spec.name] = cached
             say(f"evaluation of baseline {spec.name}: reused")
             continue
-        result = eval_pipeline([spec], items, [reference_judge], n_bootstrap=0, write=False,
-                               sampling=SamplingSettings(max_new_tokens=max_new_tokens))
-        verdicts = {j.response_id: j.verdict for j in result.judgments}
-        rows = [ScoredCompletion(by_id[r.item_id], int(r.metadata.get("sample", 0)), r.text, verdicts[r.id])
-                for r in result.responses]
-        _write_scored(cache, rows)
-        scored[spec.name] = rows
-        say(f"evaluation of baseline {spec.name}: {len(rows)} responses judged")
+        overrides = GenerationOverrides(max_new_tokens=max_new_tokens)
+        result = eval_pipeline([spec], items, [reference_judge], generation=overrides, n_bootstrap=0, write=False)
+        generation = result.results["per_policy"][spec.name].get("generation")
+        settings = GenerationSettings.from_json(generation, spec.name) if generation else None
+        evaluation = PolicyEvaluation(spec.name, result.responses, result.judgments, settings)
+        _write_cached(folder / spec.name, evaluation)
+        scored[spec.name] = evaluation
+        say(f"evaluation of baseline {spec.name}: {len(evaluation.responses)} responses judged")
     return scored
 
 
-def _read_scored(cache: Path, by_id: dict[str, Item]) -> list[Any]:
-    from rlvr_bench.training.evaluation import ScoredCompletion
+def _read_cached(folder: Path, name: str, settings: GenerationSettings | None) -> PolicyEvaluation | None:
+    """A policy's cached evaluation (None when there is none, or only a half-written one)."""
+    from rlvr_bench.records import read_judgments, read_responses
 
-    return [ScoredCompletion(by_id[r["item_id"]], r["sample"], r["completion"], Verdict.from_json(r, f"{cache}:{n}"))
-            for n, r in iter_jsonl(cache)]
+    if not (folder / "judgments.jsonl").is_file():
+        return None
+    responses = read_responses(folder / "responses.jsonl")
+    return PolicyEvaluation(name, responses, read_judgments(folder / "judgments.jsonl"), settings)
 
 
-def _write_scored(cache: Path, rows: Sequence[Any]) -> None:
-    """Written to a temporary name and moved into place: an interrupted run leaves no half-written cache."""
-    tmp = cache.with_suffix(".tmp")
-    tmp.write_text("".join(json.dumps({"item_id": r.item.id, "sample": r.sample, "completion": r.completion,
-                                       **r.verdict.to_json()}, allow_nan=False) + "\n"
-                           for r in rows), encoding="utf-8")
-    tmp.replace(cache)
+def _write_cached(folder: Path, evaluation: PolicyEvaluation) -> None:
+    """Responses first, judgments last and moved into place: an interrupted run leaves no complete-looking cache."""
+    from rlvr_bench.records import response_to_json, write_jsonl
+
+    folder.mkdir(parents=True, exist_ok=True)
+    write_jsonl(folder / "responses.jsonl", (response_to_json(r) for r in evaluation.responses))
+    tmp = folder / "judgments.jsonl.tmp"
+    write_jsonl(tmp, (j.to_json() for j in evaluation.judgments))
+    tmp.replace(folder / "judgments.jsonl")
 
 
 # ---------------------------------------------------------------- results
 
 
-def policy_table(scored: dict[str, list[Any]], items: Sequence[Item], n_bootstrap: int,
+def policy_table(scored: dict[str, PolicyEvaluation], items: Sequence[Item], judge: str, n_bootstrap: int,
                  seed: int) -> dict[str, Any]:
     """Table 1: accuracy per domain and overall for every policy, and paired differences against SFT."""
     from rlvr_bench.training.evaluation import accuracy_table, paired_difference
 
     domains = sorted({item.domain for item in items})
-    rows = {name: accuracy_table(rows, items, n_bootstrap, seed) for name, rows in scored.items()}
-    versus_sft = {name: paired_difference(scored[SFT_ROW], rows, items, n_bootstrap, seed)
-                  for name, rows in scored.items() if name != SFT_ROW and SFT_ROW in scored}
+    rows = {name: accuracy_table(evaluation, items, judge, n_bootstrap, seed) for name, evaluation in scored.items()}
+    versus_sft = {name: paired_difference(scored[SFT_ROW], evaluation, items, judge, n_bootstrap, seed)
+                  for name, evaluation in scored.items() if name != SFT_ROW and SFT_ROW in scored}
     return {"domains": domains, "columns": [*domains, "all"], "rows": rows, "versus_sft": versus_sft}
 
 
@@ -358,15 +362,9 @@ def hacking_gap(cell_results: dict[str, Any], cell_folder: Path) -> dict[str, An
             "last_quarter": summary(set(steps[-quarter:]))}
 
 
-def _evaluation_records(scored: dict[str, list[Any]], judge: str) -> tuple[list[Response], list[Judgment]]:
-    responses, judgments = [], []
-    for policy, rows in scored.items():
-        for row in rows:
-            response = Response(f"{policy}-{row.item.id}-{row.sample}", row.item.id, row.completion,
-                                source=f"policy:{policy}")
-            responses.append(response)
-            judgments.append(Judgment(judge, row.item.id, response.id, row.verdict))
-    return responses, judgments
+def _evaluation_records(scored: dict[str, PolicyEvaluation]) -> tuple[list[Response], list[Judgment]]:
+    responses = [r for evaluation in scored.values() for r in evaluation.responses]
+    return responses, [j for evaluation in scored.values() for j in evaluation.judgments]
 
 
 # ---------------------------------------------------------------- the whole experiment
@@ -416,7 +414,7 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
     scored = evaluate_policies(recipe, policies, items, reference, out / "evaluation", say)
     scored.update(evaluate_baselines(baselines, items, reference, recipe.eval.max_new_tokens,
                                      out / "evaluation" / "baselines", say))
-    table = policy_table(scored, items, recipe.eval.bootstrap_samples, recipe.seed)
+    table = policy_table(scored, items, reference, recipe.eval.bootstrap_samples, recipe.seed)
     distillation = _distill_summary(distill_results)
     stages = stage_wall_times(out)
     results: dict[str, Any] = {
@@ -433,15 +431,15 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
                          "reward_hacking": hacking_gap(res, out / "cells" / name)}
                   for name, res in cell_results.items()},
         "distillation": distillation,
-        "findings": findings_of({name: scored[name] for name in policies}, items, table, request.algorithms,
-                                distillation, recipe),
+        "findings": findings_of({name: scored[name] for name in policies}, items, reference, table,
+                                request.algorithms, distillation, recipe),
         "baselines": [spec.to_json() for spec in baselines],
         "stage_wall_time_s": stages,
         "compute_wall_time_s": round(sum(stages.values()), 1),
         # this invocation only (a resumed run reuses finished stages)
         "wall_time_s": round(time.perf_counter() - began, 1),
     }
-    responses, judgments = _evaluation_records(scored, reference)
+    responses, judgments = _evaluation_records(scored)
     write_jsonl(out / "items.jsonl", (item_to_json(item) for item in items))
     write_jsonl(out / "responses.jsonl", (response_to_json(r) for r in responses))
     write_jsonl(out / "judgments.jsonl", (j.to_json() for j in judgments))
@@ -469,14 +467,14 @@ def _checked_baselines(texts: Sequence[str], cells: Sequence[Cell], items: Seque
     return specs
 
 
-def findings_of(scored: dict[str, list[Any]], items: Sequence[Item], table: dict[str, Any],
+def findings_of(scored: dict[str, PolicyEvaluation], items: Sequence[Item], judge: str, table: dict[str, Any],
                 algorithms: Sequence[str], distillation: dict[str, Any] | None, recipe: Recipe) -> dict[str, Any]:
     """The study's directional findings (:mod:`rlvr_bench.training.findings`) on this matrix's policies."""
     from rlvr_bench.training.evaluation import paired_difference
     from rlvr_bench.training.findings import study_findings
 
     def compare(a: str, b: str) -> dict[str, Any]:
-        result: dict[str, Any] = paired_difference(scored[b], scored[a], items, recipe.eval.bootstrap_samples,
+        result: dict[str, Any] = paired_difference(scored[b], scored[a], items, judge, recipe.eval.bootstrap_samples,
                                                    recipe.seed)["all"]
         return result
 

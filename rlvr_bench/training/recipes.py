@@ -43,8 +43,10 @@ DEFAULT_PROMPT = "Question: {question}\nAnswer:\n"
 
 
 @dataclass(frozen=True)
-class PolicySpec:
-    """Which policy to train: ``tiny`` (built here from ``tiny``) or a hub id / checkpoint folder."""
+class InitialPolicy:
+    """The recipe's ``policy:`` section: which model training starts from, ``tiny`` (built here from
+    ``tiny``) or a hub id / checkpoint folder, and its dtype. (What ``--policy`` evaluates is a
+    :class:`rlvr_bench.policies.PolicySpec`.)"""
 
     source: str = "tiny"
     tiny: TinyPolicySpec = field(default_factory=TinyPolicySpec)
@@ -313,7 +315,7 @@ class Recipe:
     name: str
     description: str = ""
     seed: int = 0
-    policy: PolicySpec = field(default_factory=PolicySpec)
+    policy: InitialPolicy = field(default_factory=InitialPolicy)
     data: DataSpec = field(default_factory=DataSpec)
     #: supervised warm start before RL (tiny policies only); None = start RL from the policy as is
     sft: SftSettings | None = None

@@ -25,9 +25,18 @@ from rlvr_bench.errors import ConfigError
 from rlvr_bench.judges.base import Judge
 from rlvr_bench.judges.registry import availability, judge, resolve_preset
 from rlvr_bench.judging import DEFAULT_MAX_UNSCORED, FailureBudget
-from rlvr_bench.records import Item, Judgment, Response
+from rlvr_bench.pipelines.engine import PolicyEvaluation
+from rlvr_bench.prompting import PromptFormat
+from rlvr_bench.records import Item
 from rlvr_bench.rundir import RunWriter
-from rlvr_bench.training.evaluation import Decoding, ScoredCompletion, evaluate_policy, paired_difference
+from rlvr_bench.training.evaluation import (
+    evaluate_model,
+    evaluation_table,
+    paired_difference,
+    recipe_generation,
+    recipe_prompt,
+    save_policy_settings,
+)
 from rlvr_bench.training.exploration import ExplorationLog, exploration_file
 from rlvr_bench.training.recipes import Recipe
 from rlvr_bench.training.rewards import JudgeReward
@@ -103,14 +112,13 @@ def hub_items(dataset_id: str, split: str) -> list[Item]:  # pragma: no cover - 
     return chat_rows_to_items(list(load_dataset(dataset_id, split="train")), split)
 
 
-def rl_dataset_rows(items: Sequence[Item], prompt_template: str) -> list[dict[str, Any]]:
-    """trl dataset rows: the prompt plus every column the judge reward needs."""
+def rl_dataset_rows(items: Sequence[Item], prompt: PromptFormat) -> list[dict[str, Any]]:
+    """trl dataset rows: the prompt (the recipe's, :func:`recipe_prompt`: the one evaluation asks too) plus
+    every column the judge reward needs."""
     rows = []
     for item in items:
-        messages = item.metadata.get("messages")
-        prompt: Any = messages if messages else prompt_template.format(question=item.question)
-        rows.append({"prompt": prompt, "item_id": item.id, "question": item.question, "reference": item.reference,
-                     "answer_type": item.answer_type, "domain": item.domain})
+        rows.append({"prompt": prompt.prompt(item), "item_id": item.id, "question": item.question,
+                     "reference": item.reference, "answer_type": item.answer_type, "domain": item.domain})
     return rows
 
 
@@ -246,6 +254,21 @@ def _step_log_callback(path: Path, say: Say, every: int) -> Any:
     return StepLog()
 
 
+def _checkpoint_settings_callback(recipe: Recipe) -> Any:
+    from transformers import TrainerCallback
+
+    class CheckpointSettings(TrainerCallback):
+        """Writes the recipe's prompt and evaluation settings into every checkpoint trl saves, so an
+        intermediate checkpoint describes itself like the final policy."""
+
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            folder = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if state.is_world_process_zero and folder.is_dir():
+                save_policy_settings(folder, recipe)
+
+    return CheckpointSettings()
+
+
 def _judge(name: str) -> Judge:
     return judge(name)
 
@@ -274,27 +297,17 @@ def _tiny_policy(recipe: Recipe, data: TrainingData, folder: Path, say: Say) -> 
         say(f"SFT warm start: {recipe.sft.steps} steps x {recipe.sft.batch_size} demonstrations")
         info["sft"] = run_sft(model, tokenizer, examples, recipe.sft, folder / "sft_work", recipe.seed)
         save_policy(model, tokenizer, folder / "sft_policy", recipe.policy.tiny)
+        save_policy_settings(folder / "sft_policy", recipe)
         say(f"SFT done in {info['sft']['wall_time_s']} s (loss {info['sft']['first_loss']} -> "
             f"{info['sft']['final_loss']})")
     return model, tokenizer, info
 
 
-def _evaluation(recipe: Recipe, model: Any, tokenizer: Any, items: Sequence[Item], judge: Judge,
-                ) -> tuple[list[ScoredCompletion], dict[str, Any]]:
-    spec = recipe.eval
-    decoding = Decoding(spec.decoding, spec.temperature, spec.samples_per_question, spec.max_new_tokens,
-                        spec.batch_size)
-    return evaluate_policy(model, tokenizer, items, judge, recipe.data.prompt_template, decoding, recipe.seed)
-
-
-def _eval_records(phase: str, scored: Sequence[ScoredCompletion], judge: str) -> tuple[list[Response], list[Judgment]]:
-    responses, judgments = [], []
-    for row in scored:
-        response = Response(id=f"{phase}-{row.item.id}-{row.sample}", item_id=row.item.id, text=row.completion,
-                            source=f"policy:{phase}")
-        responses.append(response)
-        judgments.append(Judgment(judge, row.item.id, response.id, row.verdict))
-    return responses, judgments
+def _evaluation(recipe: Recipe, phase: str, model: Any, tokenizer: Any, items: Sequence[Item], judge: Judge,
+                ) -> tuple[PolicyEvaluation, dict[str, Any]]:
+    """The held-out evaluation of one phase ("start" or "rl"), asked as the recipe asks; and its table."""
+    evaluation = evaluate_model(phase, model, tokenizer, items, judge, recipe_generation(recipe))
+    return evaluation, evaluation_table(evaluation, items, judge.name, recipe.eval.bootstrap_samples, recipe.seed)
 
 
 def _headline(table: dict[str, Any]) -> str:
@@ -331,7 +344,7 @@ def run_training(recipe: Recipe, out: Path, say: Say = print,
     with _run_writer(out, config) as writer:
         folder = writer.folder
         reward.exploration_log = ExplorationLog(folder / exploration_file(_rank()))
-        evaluations: dict[str, list[ScoredCompletion]] = {}
+        evaluations: dict[str, PolicyEvaluation] = {}
         evaluate = recipe.eval.enabled and bool(data.evaluation)
         if recipe.policy.is_tiny:
             model, tokenizer, results["policy"] = _tiny_policy(recipe, data, folder, say)
@@ -343,18 +356,19 @@ def run_training(recipe: Recipe, out: Path, say: Say = print,
                 from rlvr_bench.training.tiny_models import load_policy
 
                 model_copy, tokenizer = load_policy(recipe.policy.source, recipe.policy.dtype)
-                evaluations["start"], results["before"] = _evaluation(recipe, model_copy, tokenizer,
+                evaluations["start"], results["before"] = _evaluation(recipe, "start", model_copy, tokenizer,
                                                                       data.evaluation, reference_judge)
                 del model_copy
         if evaluate and "start" not in evaluations:
-            evaluations["start"], results["before"] = _evaluation(recipe, model, tokenizer, data.evaluation,
-                                                                  reference_judge)
+            evaluations["start"], results["before"] = _evaluation(recipe, "start", model, tokenizer,
+                                                                  data.evaluation, reference_judge)
         if "before" in results:
             say(f"accuracy before RL ({reference_judge.name}): {_headline(results['before'])}")
         trainer_name, kwargs = trl_config_kwargs(recipe, folder / "checkpoints")
         trl_config = build_trl_config(trainer_name, kwargs)
         trainer = _trainer(trainer_name, model, tokenizer, reward, trl_config,
-                           rl_dataset_rows(data.train, recipe.data.prompt_template), folder, say)
+                           rl_dataset_rows(data.train, recipe_prompt(recipe)), folder, say)
+        trainer.add_callback(_checkpoint_settings_callback(recipe))
         say(f"RL: {recipe.algorithm.name} for {recipe.train.steps} steps, reward {recipe.reward.choice}")
         rl_began, rl_cpu_began = time.perf_counter(), time.process_time()
         trainer.train()
@@ -366,19 +380,20 @@ def run_training(recipe: Recipe, out: Path, say: Say = print,
         tokenizer = trainer.processing_class
         if trainer.accelerator.is_main_process:
             tokenizer.save_pretrained(str(folder / "policy"))
+            save_policy_settings(folder / "policy", recipe)  # `eval --policy` then asks it as this run did
         model = trainer.model
         if evaluations:
-            evaluations["rl"], results["after"] = _evaluation(recipe, model, tokenizer, data.evaluation,
+            evaluations["rl"], results["after"] = _evaluation(recipe, "rl", model, tokenizer, data.evaluation,
                                                               reference_judge)
             results["difference"] = paired_difference(evaluations["start"], evaluations["rl"], data.evaluation,
-                                                      recipe.eval.bootstrap_samples, recipe.seed)
+                                                      reference_judge.name, recipe.eval.bootstrap_samples,
+                                                      recipe.seed)
             say(f"accuracy after RL: {_headline(results['after'])}")
             diff = results["difference"]["all"]["difference"]
             say(f"paired difference: {diff['estimate']:+.3f} [{diff['ci_low']:+.3f}, {diff['ci_high']:+.3f}]")
             writer.write_items(data.evaluation)
-            records = [_eval_records(phase, rows, reference_judge.name) for phase, rows in evaluations.items()]
-            writer.write_responses([r for responses, _ in records for r in responses])
-            writer.write_judgments([j for _, judgments in records for j in judgments])
+            writer.write_responses([r for e in evaluations.values() for r in e.responses])
+            writer.write_judgments([j for e in evaluations.values() for j in e.judgments])
         results["exploration_judgments"] = reward.exploration_log.rows_written
         results["wall_time_s"] = round(time.perf_counter() - began, 1)
         results["cpu_time_s"] = round(time.process_time() - cpu_began, 1)

@@ -72,7 +72,10 @@ def test_eval_prints_per_domain_table_and_paired_comparison(eval_run: tuple[Path
     assert pair["mcnemar"]["a_only_correct"] > pair["mcnemar"]["b_only_correct"]
     config = json.loads((run_dir / "config.json").read_text())
     assert [p["name"] for p in config["policies"]] == ["mem", "rand", "big"]
-    assert "Therefore, the answer is" in config["system_prompt"]
+    # the tiny chat policies carry no settings of their own: the study's chat prompt, the flag's token budget
+    assert "Therefore, the answer is" in config["generation"]["prompt"]["system_prompt"]
+    assert config["generation"]["sampling"]["max_new_tokens"] == 16
+    assert results["per_policy"]["mem"]["generation"] == config["generation"]
 
 
 def test_judge_adds_a_judge_and_a_row_without_generating(eval_run: tuple[Path, str], tmp_path: Path,
@@ -118,3 +121,30 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, random_policy: Path) -
     code, _, stderr = _run("judge", str(tmp_path), "--judges", "exact")
     _assert_one_line_error(code, stderr, "not a run directory")
     assert not list(tmp_path.glob("runs"))
+
+
+def test_eval_takes_a_data_file_instead_of_a_task(tmp_path: Path, memorizing_policy: Path) -> None:
+    # a triples file (the format `agreement --data` reads): its items are evaluated, its responses not used
+    data = tmp_path / "mine.jsonl"
+    data.write_text("".join(json.dumps({"id": f"r{i}", "item_id": item.id, "question": item.question,
+                                        "reference": item.reference, "response": "ignored", "domain": item.domain})
+                            + "\n" for i, item in enumerate(ITEMS[:6])), encoding="utf-8")
+    answers = _reference_answers(tmp_path / "answers.jsonl", ITEMS[:3])
+    code, _, stderr = _run("eval", "--policy", f"mem={memorizing_policy}", "--policy", f"responses:{answers}:ref",
+                                "--data", str(data), "--judges", "contains", "--max-new-tokens", "16",
+                                "--bootstrap", "50", "--out", str(tmp_path / "run"))
+    assert code == 0, stderr
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["n_items"] == 6 and results["task"] == {"data": str(data), "format": "triples"}
+    assert results["per_policy"]["ref"]["by_judge"]["contains"]["accuracy"]["estimate"] == 1.0
+    assert results["per_policy"]["ref"]["errors"]["missing_items"] == 3
+    responses = [json.loads(line) for line in (tmp_path / "run" / "responses.jsonl").read_text().splitlines()]
+    assert {r["item_id"] for r in responses if r["source"] == "mem"} == {item.id for item in ITEMS[:6]}
+    assert all(r["text"] != "ignored" for r in responses)
+
+    code, _, stderr = _run("eval", "--policy", f"mem={memorizing_policy}", "--data", str(data), "--task", "starter",
+                           "--judges", "contains")
+    _assert_one_line_error(code, stderr, "give either --task or --data, not both")
+    unknown = _reference_answers(tmp_path / "elsewhere.jsonl", ITEMS[6:7])
+    code, _, stderr = _run("eval", "--policy", f"responses:{unknown}", "--data", str(data), "--judges", "contains")
+    _assert_one_line_error(code, stderr, f"unknown item {ITEMS[6].id!r} (not in {data})")

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from rlvr_bench.errors import InputError, UserError
-from rlvr_bench.generation import GenerationProgress, GenerationResult, Messages, SamplingSettings, failed
+from rlvr_bench.generation import GenerationProgress, GenerationResult, Prompt, SamplingSettings, failed
 from rlvr_bench.pipelines.evaluate import RESULTS_SCHEMA, evaluate_policies, load_eval_items
 from rlvr_bench.pipelines.judge_run import judge_run
 from rlvr_bench.policies import parse_policy_spec
+from rlvr_bench.prompting import GenerationOverrides
 from rlvr_bench.records import Item
 from rlvr_bench.rundir import load_run
 
@@ -34,7 +35,7 @@ class ScriptedPolicy:
     def describe(self) -> dict[str, Any]:
         return {"backend": "scripted"}
 
-    def generate(self, prompts: Sequence[Messages], n: int, sampling: SamplingSettings,
+    def generate(self, prompts: Sequence[Prompt], n: int, sampling: SamplingSettings,
                  on_progress: GenerationProgress | None = None) -> list[list[GenerationResult]]:
         self.calls += 1
         out = []
@@ -89,7 +90,8 @@ def test_hand_worked_two_policies(tmp_path: Path) -> None:
 def test_samples_mean_and_pass_at_n(tmp_path: Path) -> None:
     # sample 0 right on every item, sample 1 never: mean@2 = 0.5, pass@2 = 1
     policy = ScriptedPolicy("s", lambda i, k: answer(FOUR[i]) if k == 0 else "Therefore, the answer is nothing.")
-    result = evaluate_policies([policy], FOUR, ["contains"], n_samples=2, sampling=SamplingSettings(temperature=1.0),
+    result = evaluate_policies([policy], FOUR, ["contains"],
+                               generation=GenerationOverrides(n_samples=2, temperature=1.0),
                                n_bootstrap=50, write=False)
     entry = result.results["per_policy"]["s"]["by_judge"]["contains"]
     assert entry["mean_at_n"]["estimate"] == 0.5 and entry["pass_at_n"]["estimate"] == 1.0
@@ -116,8 +118,8 @@ def test_imported_responses_are_a_policy_row(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "fragment"), [
-    ({"n_samples": 2}, "need --temperature > 0"),
-    ({"n_samples": 0}, "--n-samples must be >= 1"),
+    ({"generation": GenerationOverrides(n_samples=2)}, "need --temperature > 0"),
+    ({"generation": GenerationOverrides(n_samples=0)}, "--n-samples must be >= 1"),
     ({"judges": []}, "at least one judge"),
     ({"judges": ["containz"]}, "unknown judge 'containz'"),
     ({"policies": []}, "at least one policy"),
@@ -179,3 +181,29 @@ def test_judge_run_adds_judges_and_imported_rows(tmp_path: Path) -> None:
     (other / "config.json").write_text(json.dumps({"command": "agreement"}))
     with pytest.raises(UserError, match="not an eval run"):
         judge_run(other, ["exact"])
+
+
+def test_each_policy_is_asked_its_own_way(tmp_path: Path, random_policy: Path) -> None:
+    import shutil
+
+    from rlvr_bench.generation import HFPolicy
+    from rlvr_bench.prompting import GenerationSettings, PromptFormat, write_policy_settings
+
+    # a checkpoint that carries a text-template prompt, next to a scripted policy that carries nothing
+    folder = shutil.copytree(random_policy, tmp_path / "trained")
+    saved = GenerationSettings(PromptFormat.text_template("Q: {question}\nA:"),
+                               sampling=SamplingSettings(max_new_tokens=3), batch_size=3)
+    write_policy_settings(folder, saved)
+    result = evaluate_policies([parse_policy_spec(f"trained={folder}"), policy_a()], FOUR, ["contains"],
+                               n_bootstrap=20, write=False)
+    per_policy = result.results["per_policy"]
+    assert per_policy["trained"]["generation"] == saved.to_json()
+    assert per_policy["a"]["generation"] == GenerationSettings().to_json()
+    assert result.results["generation"] == {"n_samples": 1, "differs_per_policy": True}
+    trained = [r for r in result.responses if r.source == "trained"]
+    assert len(trained) == 4 and all(r.metadata["completion_tokens"] <= 3 for r in trained)
+    # a text prompt is given to the model as is: no chat template, no added special tokens
+    policy = HFPolicy("p", str(folder))
+    assert policy.render("Q: 2+2?\nA:") == ("Q: 2+2?\nA:", False)
+    assert trained[0].metadata["prompt_tokens"] == len(policy._load()[1](
+        saved.prompt.prompt(FOUR[0]), add_special_tokens=False)["input_ids"])

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from rlvr_bench.generation import SamplingSettings
 from rlvr_bench.judges.base import Triple
 from rlvr_bench.judges.registry import build_judges
 from rlvr_bench.lm_eval_tasks import UTILS_PY, judged_accuracy, lm_eval_task_name, load_docs, process_results, task_yaml
 from rlvr_bench.pipelines.evaluate import evaluate
+from rlvr_bench.prompting import GenerationOverrides
 from rlvr_bench.tasks import load_task, task_folders
 
 
@@ -64,7 +64,7 @@ def test_unscored_responses_are_left_out_of_the_mean() -> None:
 def test_lm_eval_cli_matches_rlvr_bench_eval(memorizing_policy: Path, tmp_path: Path) -> None:
     max_tokens = 24
     ours = evaluate([f"mem={memorizing_policy}"], ["contains"], task="starter", n_bootstrap=0,
-                    sampling=SamplingSettings(max_new_tokens=max_tokens), write=False)
+                    generation=GenerationOverrides(max_new_tokens=max_tokens), write=False)
     repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")])),
            "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false"}

@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from rlvr_bench.generation import SamplingSettings
 from rlvr_bench.pipelines.evaluate import evaluate
+from rlvr_bench.prompting import GenerationOverrides
 
 pytestmark = pytest.mark.slow
 
@@ -59,7 +59,7 @@ def served_policy(memorizing_policy: Path, tmp_path_factory: pytest.TempPathFact
 
 def test_served_policy_answers_like_the_local_one(served_policy: str, memorizing_policy: Path) -> None:
     result = evaluate([f"served=openai:{memorizing_policy}@{served_policy}", f"local={memorizing_policy}"],
-                      ["contains"], task="starter", limit=8, sampling=SamplingSettings(max_new_tokens=24),
+                      ["contains"], task="starter", limit=8, generation=GenerationOverrides(max_new_tokens=24),
                       n_bootstrap=100, write=False, concurrency=2)
     texts: dict[str, dict[str, str]] = {"served": {}, "local": {}}
     for response in result.responses:

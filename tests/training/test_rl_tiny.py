@@ -11,6 +11,8 @@ from typer.testing import CliRunner
 
 from rlvr_bench.cli import app
 from rlvr_bench.judges.registry import build_judge, resolve_preset
+from rlvr_bench.prompting import read_policy_settings
+from rlvr_bench.training.evaluation import recipe_prompt
 from rlvr_bench.training.procedural import generate_splits
 from rlvr_bench.training.recipes import recipe_from_mapping
 from rlvr_bench.training.rewards import ExplorationLog, JudgeReward
@@ -30,7 +32,7 @@ def test_grpo_steps_with_a_model_judge_soft_reward_change_the_policy(tmp_path: P
     })
     items = generate_splits(0, 1, 1, 4).items()
     train = [i for i in items if i.split == "train"]
-    rows = rl_dataset_rows(train, recipe.data.prompt_template)
+    rows = rl_dataset_rows(train, recipe_prompt(recipe))
     tokenizer = train_tokenizer([r["prompt"] + r["reference"] for r in rows], 300)
     model = build_tiny_policy(TinyPolicySpec(**TINY), tokenizer, seed=0)
     before = {name: p.detach().clone() for name, p in model.named_parameters()}
@@ -74,6 +76,9 @@ def test_mini_quick_recipe_writes_a_complete_run_directory(tmp_path: Path) -> No
     assert config["recipe"]["name"] == "mini-quick" and "trl" in config["versions"]
     assert len((out / "responses.jsonl").read_text().splitlines()) == 48  # 24 before + 24 after RL
     assert results["schema"] == "rlvr-bench/train/v1" and (out / "report.html").is_file()
+    for policy in ("policy", "sft_policy"):  # every saved policy says how the run asked it
+        settings = read_policy_settings(out / policy)
+        assert settings is not None and settings.prompt.template == "Question: {question}\nAnswer:\n"
 
 
 @pytest.mark.slow
