@@ -1,8 +1,9 @@
 """One definition of "correct": every call site turns the same (item, completion) into the same triple,
 verdict and cache key, for every bundled judge kind (rule, embedding, model, composite).
 
-Call sites: agreement, verify (``judge_responses``), the lm-eval task hook, the trl reward, the reward
-server (OpenRLHF's wire format, over HTTP) and the verl adapter (local judge and through the server).
+Call sites: agreement, verify (``judge_responses``), the evaluation engine (``eval``, ``judge``,
+training's before/after and Table 1), the lm-eval task hook, the trl reward, the reward server
+(OpenRLHF's wire format, over HTTP) and the verl adapter (local judge and through the server).
 The completions are multi-line, so a site that passed only the last line, or another question, would
 change what judges that read the whole response see (the majority judge seeds its votes on it).
 """
@@ -22,6 +23,9 @@ from rlvr_bench.judges.registry import judge as build_judge
 from rlvr_bench.judging import judge_triples
 from rlvr_bench.lm_eval_tasks import doc_triple, load_docs, process_results
 from rlvr_bench.pipelines.agreement import agreement
+from rlvr_bench.pipelines.engine import judge_all
+from rlvr_bench.pipelines.evaluate import evaluate_policies
+from rlvr_bench.policies import parse_policy_specs
 from rlvr_bench.pipelines.verify import verify
 from rlvr_bench.records import Item, Response, Verdict, item_to_json, response_to_json
 from rlvr_bench.reward_server import RewardService, parse_request, start_server
@@ -130,6 +134,16 @@ def test_every_call_site_gives_the_same_triples_verdicts_and_cache_keys(
                                    use_cache=False).judgments, name), expected)
     _same(_site_verdicts(verify(task=str(task_folder), judges=[name], n_bootstrap=0, write=False,
                                 use_cache=False).judgments, name), expected)
+    # the evaluation engine: `eval` (imported responses here), `judge`, training's before/after and Table 1
+    _same(_site_verdicts(judge_all([judge], ITEMS, RESPONSES), name), expected)
+    responses_file = task_folder / "policy.jsonl"
+    responses_file.write_text("".join(json.dumps({"item_id": r.item_id, "text": r.text}) + "\n" for r in RESPONSES),
+                              encoding="utf-8")
+    evaluated = evaluate_policies(parse_policy_specs([f"responses:{responses_file}"]), ITEMS, [judge], n_bootstrap=0,
+                                  write=False, split=None)
+    by_item_text = {(j_r.item_id, j_r.text): j_r.id for j_r in evaluated.responses}
+    verdict_of = {j.response_id: j.verdict for j in evaluated.judgments}
+    _same([verdict_of[by_item_text[(r.item_id, r.text)]] for r in RESPONSES], expected)
     lm_eval = [process_results(docs[r.item_id], [r.text])["judged_accuracy"] for r in RESPONSES]
     assert lm_eval == rewards
     assert JudgeReward(judge, "binary")(["p"] * len(RESPONSES), [r.text for r in RESPONSES], **columns) == rewards
