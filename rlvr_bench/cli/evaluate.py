@@ -18,6 +18,7 @@ from rlvr_bench.judging import ProgressCallback
 from rlvr_bench.pipelines.evaluate import DEFAULT_SPLIT, evaluate, load_eval_items
 from rlvr_bench.pipelines.judge_run import judge_run
 from rlvr_bench.policies import parse_policy_specs
+from rlvr_bench.rundir import check_run_destination
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -155,6 +156,8 @@ def eval_command(
     names = _judge_names(judges)
     if not names:
         raise UserError("give at least one judge: --judges contains (see `rlvr-bench judges`)")
+    if out is not None:  # before any model loads
+        check_run_destination(out, "eval")
     if system_prompt is not None and system_prompt_file is not None:
         raise UserError("give either --system-prompt or --system-prompt-file, not both")
     prompt = DEFAULT_SYSTEM_PROMPT if system_prompt is None else system_prompt
