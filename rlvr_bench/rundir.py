@@ -143,13 +143,20 @@ def check_run_destination(path: Path, command: str) -> None:
         if not path.is_dir():
             raise UserError(f"{path}: is an existing file, not a run directory; give a new folder name for the run")
         found = run_command_at(path)
-        if found is None and any(path.iterdir()):
+        if found is None and not _is_empty_folder(path):
             raise UserError(f"{path}: is a folder that is not an rlvr-bench run directory (no {CONFIG_FILE}); "
                             "its files are left alone: give a new or empty folder")
         if found is not None and found != command:
             raise UserError(f"{path}: holds a run of `{found}`, not of `{command}`; it is left alone: "
                             "give another folder")
     _check_parent_writable(path)
+
+
+def _is_empty_folder(path: Path) -> bool:
+    try:
+        return not any(path.iterdir())
+    except OSError:  # a folder we cannot list is not known to be empty
+        return False
 
 
 def check_output_file(path: Path, ours: Callable[[Path], bool], what: str) -> None:
