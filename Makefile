@@ -50,7 +50,7 @@ lint: install
 
 # Reference reports of the bundled tasks (offline judges, no judgment cache): reports/*/report.html, reports/index.html
 reports: install
-	$(BIN)/python -m rlvr_bench.report.reference reports
+	$(BIN)/python -m rlvr_bench.pipelines.reference_reports reports
 
 bench: install
 	$(BIN)/python benchmarks/agreement_speed.py

@@ -66,6 +66,8 @@ def test_quick_matrix_end_to_end_and_resume(tmp_path: Path) -> None:
         assert (out / "cells" / name / "policy").is_dir()
         assert list((out / "cells" / name).glob("exploration_judgments*.jsonl"))
     assert (out / "report.html").is_file()
+    config = json.loads((out / "config.json").read_text())
+    assert config["command"] == "train-and-eval" and {"created", "versions", "git_revision", "request"} <= set(config)
     judgments = (out / "judgments.jsonl").read_text().splitlines()
     assert len(judgments) == len(rows) * results["n_eval_items"]
     _assert_eval_reproduces_a_row(out, "rule-binary-grpo", results["reference_judge"], tmp_path)
@@ -77,6 +79,7 @@ def test_quick_matrix_end_to_end_and_resume(tmp_path: Path) -> None:
     assert "finished earlier, skipped" in result.stderr
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
     resumed = json.loads((out / "results.json").read_text())
+    assert json.loads((out / "config.json").read_text())["created"] == config["created"]  # when the run began
     assert resumed["table"] == results["table"]
     # what the experiment cost is read from the stages' records, so a resume reports the same figure
     stages = results["stage_wall_time_s"]

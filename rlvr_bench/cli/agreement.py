@@ -15,6 +15,7 @@ from rlvr_bench.judges.registry import offline_presets
 from rlvr_bench.judging import DEFAULT_MAX_UNSCORED
 from rlvr_bench.pipelines.agreement import agreement, resolve_judges
 from rlvr_bench.pipelines.inputs import load_inputs
+from rlvr_bench.rundir import check_run_destination
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -90,8 +91,10 @@ def agreement_command(
     max_unscored: MaxUnscored = DEFAULT_MAX_UNSCORED,
 ) -> None:
     """How much do judges agree on correct/incorrect verdicts? Kappa and friends, per domain, with CIs."""
-    # inputs and judges are validated before the progress bar starts, so a bad file or
-    # name prints exactly one line
+    # --out, inputs and judges are validated before the progress bar starts, so a bad path,
+    # file or name prints exactly one line
+    if out is not None:
+        check_run_destination(out, "agreement")
     inputs = load_inputs(task, data, split)
     chosen = resolve_judges(split_names(judges) or offline_presets())
     if len(chosen) < 2:

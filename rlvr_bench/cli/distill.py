@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,7 +11,7 @@ from rich.table import Table
 
 from rlvr_bench.cli.app import app, console, err_console, split_names, user_errors_exit_2
 from rlvr_bench.errors import ConfigError, UserError
-from rlvr_bench.rundir import default_run_path
+from rlvr_bench.rundir import check_output_file, check_run_destination, default_run_path
 
 
 def _fmt(block: dict[str, Any] | None, digits: int = 3) -> str:
@@ -102,12 +103,17 @@ def distill(
     out: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/distill-<time>).")] = None,
 ) -> None:
     """Distill a verifier from a teacher judge's YES/NO verdicts (SFT on the verdict token) and evaluate it."""
-    from rlvr_bench.training.distill import DistillRequest, run_distill
+    from rlvr_bench.training.distill import DistillRequest, is_distilled_preset, run_distill
     from rlvr_bench.training.distill_students import default_settings
 
     runs = tuple(Path(p) for value in (judgments or []) for p in (split_names(value) or []))
     if bootstrap < 0:
         raise UserError("--bootstrap must be >= 0")
+    if int(os.environ.get("RANK", "0") or 0) == 0:  # other processes of a distributed run write no files
+        if out is not None:
+            check_run_destination(out, "distill")
+        if preset_out is not None:
+            check_output_file(preset_out, is_distilled_preset, "judge preset")
     try:
         settings = default_settings(student, steps=steps, epochs=epochs, batch_size=batch_size,
                                     gradient_accumulation_steps=grad_accum, learning_rate=lr, balance=balance,

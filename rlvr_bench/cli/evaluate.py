@@ -19,6 +19,7 @@ from rlvr_bench.pipelines.evaluate import DEFAULT_SPLIT, evaluate, load_eval_ite
 from rlvr_bench.pipelines.judge_run import judge_run
 from rlvr_bench.policies import parse_policy_specs
 from rlvr_bench.prompting import GenerationOverrides, PromptFormat
+from rlvr_bench.rundir import check_run_destination
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -197,6 +198,8 @@ def eval_command(
     names = _judge_names(judges)
     if not names:
         raise UserError("give at least one judge: --judges contains (see `rlvr-bench judges`)")
+    if out is not None:  # before any model loads
+        check_run_destination(out, "eval")
     overrides = generation_overrides(n_samples, temperature, top_p, max_new_tokens, stop, seed, batch_size,
                                      system_prompt, system_prompt_file, prompt_template)
     # cheap checks first, so a typo fails before any model loads

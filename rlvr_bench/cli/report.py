@@ -9,6 +9,7 @@ import typer
 
 from rlvr_bench.cli.app import app, console, user_errors_exit_2
 from rlvr_bench.errors import UserError
+from rlvr_bench.rundir import check_output_file, require_run_directory
 
 #: where several runs are rendered when no -o is given
 DEFAULT_COMPARISON_FILE = Path("report.html")
@@ -23,10 +24,14 @@ def report_command(
                                              "for one run, ./report.html for several).")] = None,
 ) -> None:
     """Render run directories' saved results into one HTML file: figures, tables, comparisons."""
-    from rlvr_bench.report import REPORT_FILE, render_report
+    from rlvr_bench.report import REPORT_FILE, is_report_file, render_report
 
+    for run in runs:
+        require_run_directory(run)
     target = out or (runs[0] / REPORT_FILE if len(runs) == 1 else DEFAULT_COMPARISON_FILE)
     if target.is_dir():
         raise UserError(f"{target}: is a folder; give -o a file name such as {target / REPORT_FILE}")
+    # only a page rlvr-bench rendered is replaced; a file of the user's at -o is refused before any work
+    check_output_file(target, is_report_file, "report")
     written = render_report(runs, target)
     console.print(f"report: {written}", highlight=False)

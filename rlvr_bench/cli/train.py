@@ -12,6 +12,7 @@ import typer
 from rlvr_bench.cli.app import MaxUnscored, app, console, err_console, user_errors_exit_2
 from rlvr_bench.errors import ConfigError
 from rlvr_bench.judging import DEFAULT_MAX_UNSCORED
+from rlvr_bench.rundir import check_run_destination
 
 
 def _print_results(results: dict[str, Any]) -> None:
@@ -64,6 +65,8 @@ def train(
     from rlvr_bench.training.rl import run_training
 
     path = out or Path("runs") / f"train-{resolved.name}-seed{resolved.seed}"
+    if int(os.environ.get("RANK", "0") or 0) == 0:  # other processes of a distributed run find rank 0's folder
+        check_run_destination(path, "train")
     results = run_training(resolved, path, say=lambda text: err_console.print(text, markup=False, soft_wrap=True),
                            max_unscored=max_unscored)
     _print_results(results)

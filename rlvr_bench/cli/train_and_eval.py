@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from rlvr_bench.cli.app import app, console, err_console, split_names, user_errors_exit_2
-from rlvr_bench.rundir import default_run_path
+from rlvr_bench.rundir import check_run_destination, default_run_path
 from rlvr_bench.training.matrix import ALL_REWARD_KINDS, SFT_ROW, MatrixRequest, train_and_eval
 
 
@@ -96,6 +96,7 @@ def train_and_eval_command(
         rewards=tuple(split_names(rewards) or ()) or None, quick=quick, model_judge=model_judge, student=student,
         steps=steps, distill_extra_questions=distill_extra_questions, baselines=tuple(baseline or ()),
     )
+    check_run_destination(request.out, "train-and-eval")  # a new folder, or an earlier matrix to resume
     results = train_and_eval(request, say=lambda line: err_console.print(line, markup=False, highlight=False))
     print_table_one(results)
     console.print(f"run directory: {request.out}\nreport: {request.out / 'report.html'}", highlight=False)

@@ -13,6 +13,7 @@ from rlvr_bench.cli.progress import judging_progress
 from rlvr_bench.errors import UserError
 from rlvr_bench.judging import DEFAULT_MAX_UNSCORED
 from rlvr_bench.pipelines.verify import BREAKDOWNS, plan_verify, run_verify
+from rlvr_bench.rundir import check_run_destination
 from rlvr_bench.stats.verifier_metrics import DEFAULT_CALIBRATION_BINS
 
 
@@ -150,6 +151,8 @@ def verify_command(
     """How accurate is each judge against gold labels? Accuracy, F1, FPR with CIs; calibration; attacks."""
     if breakdown not in (*BREAKDOWNS, "none"):
         raise UserError(f"--breakdown must be one of {', '.join(BREAKDOWNS)}, none; got {breakdown!r}")
+    if out is not None:
+        check_run_destination(out, "verify")
     plan = plan_verify(task, split_names(judges), data, responses, split, bootstrap, seed, attacks, attack_items,
                        bins)
     with judging_progress(plan.n_verdicts) as on_progress:

@@ -166,6 +166,10 @@ def agreement(
         if writer is not None:
             writer.__exit__(Exception, None, None)
         raise
+    if run_dir is not None:
+        from rlvr_bench.report import write_run_report
+
+        write_run_report(run_dir)
     return AgreementResult(results, judgments, matrix, run_dir)
 
 

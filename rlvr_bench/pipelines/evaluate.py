@@ -207,6 +207,10 @@ def evaluate_policies(
         if writer is not None:
             writer.__exit__(Exception, None, None)
         raise
+    if run_dir is not None:
+        from rlvr_bench.report import write_run_report
+
+        write_run_report(run_dir)
     return EvalResult(results_json, list(items), responses, judgments, run_dir)
 
 

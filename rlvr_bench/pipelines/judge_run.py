@@ -115,4 +115,7 @@ def judge_run(
         writer.write_judgments(judgments)
         writer.write_results(results)
         path = writer.commit()
+    from rlvr_bench.report import write_run_report
+
+    write_run_report(path)
     return EvalResult(results, run.items, responses, judgments, path)

@@ -181,6 +181,10 @@ def run_verify(plan: VerifyPlan, out: Path | None = None, write: bool = True, ba
         if writer is not None:
             writer.__exit__(Exception, None, None)
         raise
+    if run_dir is not None:
+        from rlvr_bench.report import write_run_report
+
+        write_run_report(run_dir)
     return VerifyResult(results, judgments, run_dir)
 
 

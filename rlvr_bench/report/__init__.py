@@ -10,6 +10,6 @@ Sections are chosen by each run's ``results["schema"]``
 
 from __future__ import annotations
 
-from rlvr_bench.report.render import REPORT_FILE, render_html, render_report, write_run_report
+from rlvr_bench.report.render import REPORT_FILE, is_report_file, render_html, render_report, write_run_report
 
-__all__ = ["REPORT_FILE", "render_html", "render_report", "write_run_report"]
+__all__ = ["REPORT_FILE", "is_report_file", "render_html", "render_report", "write_run_report"]

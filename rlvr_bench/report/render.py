@@ -17,6 +17,7 @@ from typing import Any
 import jinja2
 
 from rlvr_bench import __version__
+from rlvr_bench.errors import UserError
 from rlvr_bench.report import figures
 from rlvr_bench.report.formatting import FILTERS
 from rlvr_bench.report.sections import Section, build_sections, run_schema
@@ -24,6 +25,9 @@ from rlvr_bench.report.sections.comparison import LabelledRun, build_comparison
 from rlvr_bench.rundir import Run, load_run
 
 REPORT_FILE = "report.html"
+#: the page template's ``<meta name="generator">``, how an existing file is recognised as a report of ours
+_GENERATOR_MARK = b'<meta name="generator" content="rlvr-bench'
+_HEAD_BYTES = 4096
 _TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
@@ -102,17 +106,34 @@ def render_html(runs: Sequence[Run], relative_to: Path | None = None) -> str:
         title=title, subtitle=subtitle, runs=placed_runs, comparison=comparison, version=__version__)
 
 
+def is_report_file(path: Path) -> bool:
+    """Whether ``path`` is a page this module rendered (its head names rlvr-bench as the generator)."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+    except OSError:
+        return False
+    return _GENERATOR_MARK in head
+
+
 def render_report(runs: Sequence[str | Path], out: str | Path) -> Path:
-    """Render the run directories ``runs`` into the HTML file ``out`` (written atomically); returns ``out``."""
+    """Render the run directories ``runs`` into the HTML file ``out`` (written atomically); returns ``out``.
+
+    A page that cannot be written (a read-only folder, a full disk) is a one-line UserError naming ``out``.
+    """
     if not runs:
         raise ValueError("render_report needs at least one run directory")
     out_path = Path(out)
     loaded = [load_run(path) for path in runs]
     html = render_html(loaded, relative_to=out_path.parent)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_name(out_path.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(out_path)
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(html, encoding="utf-8")
+        tmp.replace(out_path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"{out_path}: cannot write the report: {exc.strerror or exc}") from None
     return out_path
 
 

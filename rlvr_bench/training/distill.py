@@ -187,6 +187,22 @@ def student_preset(request: DistillRequest, name: str, artefact: Path, descripti
     return {"name": name, "backend": backend, "offline": True, "description": description, "params": params}
 
 
+#: how every distilled preset's description begins (it is how --preset-out recognises one it may replace)
+_DISTILLED_DESCRIPTION = "Verifier distilled by rlvr-bench distill"
+_MAX_PRESET_BYTES = 1 << 20
+
+
+def is_distilled_preset(path: Path) -> bool:
+    """Whether ``path`` is a preset of a distilled student :func:`write_preset` wrote (``--preset-out`` replaces it)."""
+    try:
+        if path.stat().st_size > _MAX_PRESET_BYTES:
+            return False
+        preset = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False
+    return isinstance(preset, dict) and str(preset.get("description", "")).startswith(_DISTILLED_DESCRIPTION)
+
+
 def write_preset(preset: dict[str, Any], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(preset, sort_keys=False, width=110), encoding="utf-8")
@@ -345,7 +361,7 @@ def run_distill(request: DistillRequest, say: Say = print) -> dict[str, Any]:
 
         kappa = headline["cohen_kappa"]["estimate"]
         kappa_text = "undefined" if kappa is None else f"{kappa:.3f}"
-        description = (f"Verifier distilled by rlvr-bench distill from {request.teacher}'s verdicts "
+        description = (f"{_DISTILLED_DESCRIPTION} from {request.teacher}'s verdicts "
                        f"({len(split.train)} examples) into {request.student}; held-out Cohen's kappa vs the "
                        f"teacher {kappa_text} on {headline['n_questions']} questions")
         final_artefact = request.out.resolve() / artefact.name
@@ -379,7 +395,10 @@ def run_distill(request: DistillRequest, say: Say = print) -> dict[str, Any]:
         writer.write_responses(responses)
         writer.write_judgments(judgments)
         writer.write_results(results)
-        writer.commit()
+        path = writer.commit()
+    from rlvr_bench.report import write_run_report
+
+    write_run_report(path)
     if request.preset_out is not None:
         write_preset({**preset, "name": request.preset_out.stem}, request.preset_out)
     return results

@@ -38,7 +38,7 @@ from rlvr_bench.judges.registry import resolve_preset
 from rlvr_bench.pipelines.engine import PolicyEvaluation
 from rlvr_bench.prompting import GenerationSettings
 from rlvr_bench.records import Item, Judgment, Response
-from rlvr_bench.rundir import CONFIG_FILE, RESULTS_FILE, package_versions, write_json
+from rlvr_bench.rundir import RESULTS_FILE, RunWriter, write_json
 from rlvr_bench.stats.tables import reward_reference_agreement
 from rlvr_bench.training.exploration import read_exploration_logs
 from rlvr_bench.training.recipes import ALL_REWARD_KINDS, REWARD_KINDS, Recipe, load_recipe, recipe_paths
@@ -372,7 +372,7 @@ def _evaluation_records(scored: dict[str, PolicyEvaluation]) -> tuple[list[Respo
 
 def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
     """Run (or resume) the matrix and write ``results.json``; returns its content."""
-    from rlvr_bench.records import item_to_json, response_to_json, write_jsonl
+    from rlvr_bench.report import write_run_report
     from rlvr_bench.training.rl import load_training_data
 
     began = time.perf_counter()
@@ -386,9 +386,9 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
     items = load_training_data(recipe).evaluation
     baselines = _checked_baselines(request.baselines, cells, items)
     out = request.out
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / CONFIG_FILE, {"command": "train-and-eval", "request": dataclasses.asdict(request),
-                                   "recipe": recipe.to_json(), "versions": package_versions()})
+    # written in place, so that a re-run with the same --out resumes the finished stages
+    writer = RunWriter(out, "train-and-eval", {"request": dataclasses.asdict(request), "recipe": recipe.to_json()},
+                       in_place=True)
 
     start = run_sft_start(recipe, out / "sft", say)
     cell_results: dict[str, dict[str, Any]] = {}
@@ -440,13 +440,7 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
         "wall_time_s": round(time.perf_counter() - began, 1),
     }
     responses, judgments = _evaluation_records(scored)
-    write_jsonl(out / "items.jsonl", (item_to_json(item) for item in items))
-    write_jsonl(out / "responses.jsonl", (response_to_json(r) for r in responses))
-    write_jsonl(out / "judgments.jsonl", (j.to_json() for j in judgments))
-    write_json(out / RESULTS_FILE, results)
-    from rlvr_bench.report import write_run_report
-
-    write_run_report(out)
+    write_run_report(writer.write_judged_run(items, responses, judgments, results))
     return results
 
 

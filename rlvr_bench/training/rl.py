@@ -399,7 +399,11 @@ def run_training(recipe: Recipe, out: Path, say: Say = print,
         results["cpu_time_s"] = round(time.process_time() - cpu_began, 1)
         if _rank() == 0:
             writer.write_results(results)
-        writer.commit()
+        path = writer.commit()
+    if _rank() == 0:
+        from rlvr_bench.report import write_run_report
+
+        write_run_report(path)
     return results
 
 
@@ -407,39 +411,12 @@ def _rank() -> int:
     return int(os.environ.get("RANK", "0") or 0)
 
 
-class _SharedRunWriter(RunWriter):
-    """The run directory of a multi-process (accelerate) run: every rank writes in place at ``path``.
-
-    Staging in a per-process temp folder (what :class:`RunWriter` does) cannot work when several processes
-    must share one checkpoint folder, so a distributed run is written in place; only rank 0 writes files
-    other than checkpoints and its own exploration log.
-    """
-
-    def __init__(self, path: Path, command: str, config: dict[str, Any]) -> None:
-        self.path = Path(path)
-        self.staging = self.path
-        self.path.mkdir(parents=True, exist_ok=True)
-        self.config = config
-        if _rank() == 0:
-            from rlvr_bench.rundir import CONFIG_FILE, git_revision, package_versions, write_json
-
-            write_json(self.path / CONFIG_FILE, {"command": command, "versions": package_versions(),
-                                                 "git_revision": git_revision(), **config})
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        return  # keep whatever a failed distributed run wrote (checkpoints can be resumed)
-
-    def commit(self, report: bool = True) -> Path:
-        if report and _rank() == 0 and (self.path / "results.json").is_file():
-            from rlvr_bench.report import write_run_report
-
-            write_run_report(self.path)
-        return self.path
-
-
 def _run_writer(out: Path, config: dict[str, Any]) -> RunWriter:
+    """The run's writer. A multi-process (accelerate) run is written in place: the processes share one
+    checkpoint folder, which a per-process staging folder cannot give; only rank 0 writes ``config.json``
+    (and, in :func:`run_training`, every file other than checkpoints and its own exploration log)."""
     if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
-        return _SharedRunWriter(out, "train", config)
+        return RunWriter(out, "train", config, in_place=True, primary=_rank() == 0)
     return RunWriter(out, "train", config)
 
 

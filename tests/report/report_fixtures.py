@@ -222,7 +222,7 @@ def write_train_and_eval_run(out: Path) -> Path:
                                              "completion_length": 12 + step,
                                              "reward_hacking/reference_accuracy": 0.3 + 0.05 * step,
                                              "reward_hacking/agreement": 0.9}) + "\n")
-        writer.commit(report=False)
+        writer.commit()
     return out
 
 

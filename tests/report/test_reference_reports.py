@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from rlvr_bench.assets import repo_root
-from rlvr_bench.report.reference import COMPARISONS, REFERENCE_RUNS, render_pages
+from rlvr_bench.pipelines.reference_reports import COMPARISONS, REFERENCE_RUNS, render_pages
 
 ROOT = repo_root()
 REPORTS = ROOT / "reports" if ROOT is not None else None

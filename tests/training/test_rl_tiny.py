@@ -111,4 +111,6 @@ def test_distributed_runs_write_in_place_and_only_rank_0_writes_shared_files(tmp
     monkeypatch.setenv("RANK", "0")
     with _run_writer(tmp_path / "run", {"recipe": {}}) as writer:
         assert writer.commit() == tmp_path / "run"
-    assert json.loads((tmp_path / "run" / "config.json").read_text())["command"] == "train"
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    # the same writer as every other command: the full config, not a hand-made subset
+    assert config["command"] == "train" and {"created", "versions", "git_revision", "recipe"} <= set(config)

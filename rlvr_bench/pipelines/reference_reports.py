@@ -5,7 +5,7 @@ from the current judge code; each run directory gets its ``report.html``, and
 ``reports/index.html`` links them with their headline numbers. A visitor of the
 repository opens any of them without installing anything.
 
-    python -m rlvr_bench.report.reference [REPORTS_DIR] [--only NAME ...]
+    python -m rlvr_bench.pipelines.reference_reports [REPORTS_DIR] [--only NAME ...]
 """
 
 from __future__ import annotations
