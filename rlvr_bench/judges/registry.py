@@ -24,6 +24,7 @@ BACKENDS: dict[str, str] = {
     "jaccard": "rlvr_bench.judges.rules:JaccardJudge",
     "math": "rlvr_bench.judges.math_judge:MathJudge",
     "numeric": "rlvr_bench.judges.numeric:NumericJudge",
+    "choice": "rlvr_bench.judges.choice:ChoiceJudge",
     "embed": "rlvr_bench.judges.embed:EmbeddingJudge",
     "minilm-classifier": "rlvr_bench.judges.minilm_classifier:MiniLMClassifierJudge",
     "cascade": "rlvr_bench.judges.composite:CascadeJudge",
