@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from rlvr_bench.errors import InputError, UserError
+from rlvr_bench.judges.recorded import SOURCE_KEY
 from rlvr_bench.records import ANSWER_TYPES, Item, Response, iter_jsonl, open_text, reference_list
 
 #: the longest CSV field read (bytes); csv's own default is 128 KiB
@@ -222,6 +223,17 @@ def _chat_question(row: Mapping[str, Any], where: str) -> str:
     return str(users[-1]["content"])
 
 
+#: the columns each format reads; every other column is kept in the response's metadata, where
+#: ``column:NAME`` judges find recorded verdicts (rlvr_bench.judges.recorded)
+_COMMON = {"id", "item_id", "domain", "subject", "answer_type", "variant", "aliases", "label"}
+_INTERPRETED: dict[str, set[str]] = {
+    "verifierbench": {*_COMMON, "question", "gold_answer", "llm_response", "gold_judgment"},
+    "verifybench": {*_COMMON, "question", "answer", "completion", "gold_correct"},
+    "xverify": {*_COMMON, "question", "llm_output", "correct_answer", "judgment_result"},
+    "rlvr-chat": {*_COMMON, "query"},
+    "triples": {*_COMMON, "question", "reference", "response"},
+}
+
 #: the separator of several acceptable references in one text cell (a CSV ``aliases`` column)
 ALIAS_SEPARATOR = "|"
 
@@ -276,7 +288,9 @@ def _add_row(collector: _Collector, fmt: str, row: Mapping[str, Any], where: str
     item_id = collector.item(where, question, reference, domain, _answer_type(row),
                              _optional_text(row, "item_id", where), {"format": fmt},
                              tuple(dict.fromkeys(a for a in aliases if a != reference)))
-    collector.response(where, ident, item_id, text, label, source, _optional_text(row, "variant", where), meta)
+    recorded = {key: value for key, value in row.items() if key not in _INTERPRETED[fmt] and value is not None}
+    collector.response(where, ident, item_id, text, label, source, _optional_text(row, "variant", where),
+                       {**recorded, **meta, SOURCE_KEY: where})
 
 
 def import_file(path: Path) -> tuple[list[Item], list[Response], str]:

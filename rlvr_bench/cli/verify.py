@@ -147,6 +147,8 @@ def verify_command(
     batch_size: Annotated[int, typer.Option(min=1, help="Triples per judge call.")] = 64,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the judgment cache.")] = False,
     max_unscored: MaxUnscored = DEFAULT_MAX_UNSCORED,
+    gold: Annotated[str | None, typer.Option(help="Take the gold labels from a column of the data file "
+                                             "(column:NAME, e.g. a human judgment) instead of 'label'.")] = None,
 ) -> None:
     """How accurate is each judge against gold labels? Accuracy, F1, FPR with CIs; calibration; attacks."""
     if breakdown not in (*BREAKDOWNS, "none"):
@@ -154,7 +156,7 @@ def verify_command(
     if out is not None:
         check_run_destination(out, "verify")
     plan = plan_verify(task, split_names(judges), data, responses, split, bootstrap, seed, attacks, attack_items,
-                       bins)
+                       bins, gold)
     with judging_progress(plan.n_verdicts) as on_progress:
         result = run_verify(plan, out, batch_size=batch_size, on_progress=on_progress, use_cache=not no_cache,
                             max_unscored=max_unscored)

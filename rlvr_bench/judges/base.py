@@ -28,6 +28,9 @@ class Triple:
     domain: str = ""
     #: further acceptable references (see :attr:`Item.aliases`)
     aliases: tuple[str, ...] = ()
+    #: the response's recorded fields (verdicts other judges already gave, as imported): read by
+    #: ``column:NAME`` judges only, and not part of what a triple *is* (left out of equality)
+    recorded: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def final_step(self) -> str:
@@ -41,11 +44,12 @@ class Triple:
 
     def with_reference(self, reference: str) -> Triple:
         """This triple with one reference only (how a judge that checks each reference sees it)."""
-        return Triple(self.question, reference, self.response, self.answer_type, self.domain)
+        return Triple(self.question, reference, self.response, self.answer_type, self.domain, (), self.recorded)
 
     @classmethod
     def of(cls, item: Item, response: Response) -> Triple:
-        return cls(item.question, item.reference, response.text, item.answer_type, item.domain, item.aliases)
+        return cls(item.question, item.reference, response.text, item.answer_type, item.domain, item.aliases,
+                   response.metadata)
 
 
 @dataclass(frozen=True)

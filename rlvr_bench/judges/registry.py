@@ -29,6 +29,8 @@ BACKENDS: dict[str, str] = {
     "minilm-classifier": "rlvr_bench.judges.minilm_classifier:MiniLMClassifierJudge",
     "cascade": "rlvr_bench.judges.composite:CascadeJudge",
     "majority": "rlvr_bench.judges.composite:MajorityJudge",
+    "router": "rlvr_bench.judges.router:RouterJudge",
+    "column": "rlvr_bench.judges.recorded:RecordedJudge",
     "hf": "rlvr_bench.judges.hf_backend:HFJudge",
     "openai": "rlvr_bench.judges.openai_backend:OpenAIJudge",
     "vllm": "rlvr_bench.judges.vllm_backend:VLLMJudge",
@@ -70,7 +72,12 @@ def list_presets() -> list[Preset]:
 
 
 def resolve_preset(name_or_path: str) -> Preset:
-    """A bundled preset by name, or the user's own preset file by path."""
+    """A bundled preset by name, the user's own preset file by path, or ``column:NAME`` (verdicts the
+    data file already holds, :mod:`rlvr_bench.judges.recorded`)."""
+    if name_or_path.startswith("column:"):
+        from rlvr_bench.judges.recorded import recorded_spec
+
+        return Preset(spec=recorded_spec(name_or_path), offline=True)
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
         return _load_preset(candidate)

@@ -18,6 +18,7 @@ import numpy as np
 
 from rlvr_bench.errors import UserError
 from rlvr_bench.judges.base import Judge
+from rlvr_bench.judges.recorded import check_recorded
 from rlvr_bench.judges.registry import build_judges, offline_presets
 from rlvr_bench.judging import (
     DEFAULT_MAX_UNSCORED,
@@ -147,6 +148,7 @@ def agreement(
         raise UserError("--bootstrap must be >= 0")
     inputs = load_inputs(task, data, split)
     built = resolve_judges(chosen)
+    check_recorded(built, inputs.responses)
     names = [judge.name for judge in built]
     by_item = {item.id: item for item in inputs.items}
     # the domain rides along in response metadata so per-domain subsets need no item lookup

@@ -25,6 +25,7 @@ import numpy as np
 from rlvr_bench import attacks as attack_suite
 from rlvr_bench.errors import UserError
 from rlvr_bench.judges.base import Judge
+from rlvr_bench.judges.recorded import PREFIX, SOURCE_KEY, RecordedJudge, check_recorded, recorded_spec
 from rlvr_bench.judges.registry import offline_presets
 from rlvr_bench.judging import (
     DEFAULT_MAX_UNSCORED,
@@ -99,6 +100,7 @@ def plan_verify(
     attacks: bool = False,
     attack_items: int | None = None,
     calibration_bins: int = DEFAULT_CALIBRATION_BINS,
+    gold: str | None = None,
 ) -> VerifyPlan:
     """Load and validate inputs, build the attack suite and the judges; nothing is judged yet.
 
@@ -117,20 +119,37 @@ def plan_verify(
     if not chosen:
         raise UserError("no judges: name some with --judges")
     inputs = _load(task, data, split, responses_file)
-    gold = [r for r in inputs.responses if r.label is not None]
-    if not gold and not attacks:
+    if gold is not None:
+        inputs = replace(inputs, responses=gold_from_column(gold, inputs.responses))
+    labelled = [r for r in inputs.responses if r.label is not None]
+    if not labelled and not attacks:
         raise UserError(f"{_describe(inputs.source)} has no labelled responses: give --responses FILE "
                         "(rlvr-bench response JSONL with a 'label' field) or run the attack suite with --attacks")
-    synthesised = attack_suite.attack_responses(inputs.items, gold, attack_items, seed) if attacks else []
+    synthesised = attack_suite.attack_responses(inputs.items, labelled, attack_items, seed) if attacks else []
     built = resolve_judges(chosen)
+    check_recorded(built, labelled)
     config = {
         "task": inputs.source, "judges": [judge.spec.to_json() for judge in built], "n_bootstrap": n_bootstrap,
         "seed": seed, "split": split, "responses_file": str(responses_file) if responses_file else None,
         "attacks": {"enabled": attacks, "attack_items": attack_items, "seed": seed},
-        "calibration_bins": calibration_bins,
+        "calibration_bins": calibration_bins, "gold": gold or "label",
     }
-    return VerifyPlan(inputs.items, gold, synthesised, built, config,
-                      n_unlabelled_skipped=len(inputs.responses) - len(gold))
+    return VerifyPlan(inputs.items, labelled, synthesised, built, config,
+                      n_unlabelled_skipped=len(inputs.responses) - len(labelled))
+
+
+def gold_from_column(gold: str, responses: Sequence[Response]) -> list[Response]:
+    """The responses with their ``label`` read from a recorded column (``--gold column:NAME``): a human
+    label column is then the gold that every judge, recorded or live, is measured against."""
+    if not gold.startswith(PREFIX):
+        raise UserError(f"--gold must be column:NAME (a column of the data file), got {gold!r}")
+    judge = RecordedJudge(recorded_spec(gold))
+    check_recorded([judge], responses)
+    out = []
+    for response in responses:
+        verdict = judge.verdict(response.metadata, str(response.metadata.get(SOURCE_KEY, response.id)))
+        out.append(replace(response, label=verdict.passed))
+    return out
 
 
 def _load(task: str | None, data: Path | None, split: str | None, responses_file: Path | None) -> Inputs:

@@ -25,8 +25,8 @@ from rlvr_bench.lm_eval_tasks import doc_triple, load_docs, process_results
 from rlvr_bench.pipelines.agreement import agreement
 from rlvr_bench.pipelines.engine import judge_all
 from rlvr_bench.pipelines.evaluate import evaluate_policies
-from rlvr_bench.policies import parse_policy_specs
 from rlvr_bench.pipelines.verify import verify
+from rlvr_bench.policies import parse_policy_specs
 from rlvr_bench.records import Item, Response, Verdict, item_to_json, response_to_json
 from rlvr_bench.reward_server import RewardService, parse_request, start_server
 from rlvr_bench.training.rewards import JudgeReward, verdict_reward
