@@ -60,8 +60,9 @@ def test_quick_matrix_end_to_end_and_resume(tmp_path: Path) -> None:
     assert {"model_beats_rule", "rule_soft_worst", "distilled_matches_teacher"} <= set(findings)
     assert len(findings["model_beats_rule"]["comparisons"]) == 2  # binary vs binary, soft vs soft
     assert len(findings["rule_soft_worst"]["comparisons"]) == 3
-    assert all(f["status"] in {"reproduced", "not reproduced", "inconclusive", "partly"}
-               for key, f in findings.items() if key != "equivalence_margin")
+    assert all(f["status"] in {"reproduced", "not reproduced", "inconclusive", "partly", "no signal"}
+               for f in findings.values() if isinstance(f, dict))
+    assert findings["start"] == "sft"
     for name in results["cells"]:
         assert (out / "cells" / name / "policy").is_dir()
         assert list((out / "cells" / name).glob("exploration_judgments*.jsonl"))
@@ -150,8 +151,12 @@ def test_full_recipe_has_a_quick_variant(recipe: str) -> None:
 
 
 def _log_rows(step: int, response: str, verdicts: dict[str, bool]) -> list[dict[str, object]]:
-    return [{"step": step, "response_id": response, "role": role, "passed": passed}
-            for role, passed in verdicts.items()]
+    from rlvr_bench.records import Judgment, Verdict
+    from rlvr_bench.training.exploration import ExplorationRow
+
+    judges = {"reward": "contains", "reference": "numeric"}
+    return [ExplorationRow(Judgment(judges[role], "i", response, Verdict(passed)), role, step, "p", "4", "q", "4"
+                           ).to_json() for role, passed in verdicts.items()]
 
 
 def test_hacking_gap_compares_reward_and_reference_per_quarter(tmp_path: Path) -> None:

@@ -108,7 +108,7 @@ def test_a_failed_batch_is_unscored_and_retried_next_time(tmp_path: Path) -> Non
         broken = CountingJudge(fail_on="b")
         verdicts = judge_triples(broken, triples("abcd"), batch_size=2, cache=cache)
         assert [v.passed for v in verdicts] == [None, None, True, True]
-        assert verdicts[0].error == "RuntimeError: backend down"
+        assert verdicts[0].error == "ConnectionError: backend down"
         healed = CountingJudge()
         judge_triples(healed, triples("abcd"), batch_size=2, cache=cache)
         assert healed.calls == ["a", "b"]
