@@ -61,7 +61,8 @@ def lm_eval_task_name(task_name: str) -> str:
 def load_docs(task_folder: Path | str, judge: str = DEFAULT_JUDGE, split: str = "test", **_: Any) -> Any:
     """A ``datasets.DatasetDict`` whose "test" split holds the task's items of ``split``.
 
-    Each row: id, domain, question, reference, answer_type, and ``judge`` (the preset that scores
+    Each row: id, domain, question, reference, aliases (further acceptable references), answer_type,
+    and ``judge`` (the preset that scores
     it). Extra keyword arguments (lm-eval passes model arguments and its own metadata) are ignored.
     """
     import datasets
@@ -72,7 +73,8 @@ def load_docs(task_folder: Path | str, judge: str = DEFAULT_JUDGE, split: str = 
     build_judges([judge])  # an unknown or unavailable judge fails here, before any generation
     task = load_task(str(task_folder))
     rows = [{"id": item.id, "domain": item.domain, "question": item.question, "reference": item.reference,
-             "answer_type": item.answer_type, "judge": judge} for item in task.items_in(split)]
+             "aliases": list(item.aliases), "answer_type": item.answer_type, "judge": judge}
+            for item in task.items_in(split)]
     if not rows:
         raise ValueError(f"task {task.name!r} has no items in split {split!r}")
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(rows)})
@@ -90,7 +92,8 @@ def doc_triple(doc: Mapping[str, Any], text: str) -> Triple:
     from rlvr_bench.judges.base import Triple
 
     return Triple(question=str(doc["question"]), reference=str(doc["reference"]), response=text,
-                  answer_type=str(doc.get("answer_type", "text")), domain=str(doc.get("domain", "")))
+                  answer_type=str(doc.get("answer_type", "text")), domain=str(doc.get("domain", "")),
+                  aliases=tuple(str(a) for a in doc.get("aliases") or ()))
 
 
 def process_results(doc: Mapping[str, Any], results: Sequence[str]) -> dict[str, float | None]:
