@@ -34,4 +34,24 @@ def report_command(
     # only a page rlvr-bench rendered is replaced; a file of the user's at -o is refused before any work
     check_output_file(target, is_report_file, "report")
     written = render_report(runs, target)
+    for line in _summaries(runs):
+        console.print(line, highlight=False, markup=False)
     console.print(f"report: {written}", highlight=False)
+
+
+def _summaries(runs: list[Path]) -> list[str]:
+    """What each run showed, in plain lines (rlvr_bench.report.summary)."""
+    import json
+
+    from rlvr_bench.report.summary import run_summary
+    from rlvr_bench.rundir import CONFIG_FILE, RESULTS_FILE
+
+    lines: list[str] = []
+    for run in runs:
+        try:
+            command = json.loads((run / CONFIG_FILE).read_text(encoding="utf-8")).get("command")
+            results = json.loads((run / RESULTS_FILE).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # render_report already read both; nothing to add for an odd run
+        lines.extend(run_summary(command, results))
+    return lines

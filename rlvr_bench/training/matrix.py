@@ -95,7 +95,8 @@ class MatrixRequest:
             steps=self.steps if self.steps is not None else spec.steps,
             distill_extra_questions=(self.distill_extra_questions if self.distill_extra_questions is not None
                                      else spec.distill_extra_questions),
-            distill_max_examples=self.distill_max_examples or spec.distill_max_examples)
+            distill_max_examples=self.distill_max_examples or spec.distill_max_examples,
+            model_judge=self.model_judge or spec.model_judge)
 
 
 @dataclass(frozen=True)

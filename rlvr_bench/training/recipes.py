@@ -297,6 +297,8 @@ class MatrixSpec:
     distill_max_examples: int | None = None
     #: reward kinds, the rows of Table 1 (rule-/model-/teacher- x binary/soft)
     rewards: tuple[str, ...] = REWARD_KINDS
+    #: an existing model-based judge for the model rows instead of a distilled student (None: distil)
+    model_judge: str | None = None
 
     def __post_init__(self) -> None:
         if self.steps is not None and self.steps < 1:

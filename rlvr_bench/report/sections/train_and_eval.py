@@ -22,6 +22,7 @@ from rlvr_bench.report.formatting import estimate, interval, is_number, num, sig
 from rlvr_bench.report.sections import Headline, Section
 from rlvr_bench.report.sections.distill import STUDENT_METRICS
 from rlvr_bench.report.sections.training import LOG_FILE, curve_charts, read_log
+from rlvr_bench.report.summary import train_and_eval_summary
 from rlvr_bench.rundir import Run
 
 #: the row of the SFT start (the baseline of every paired difference) and the all-items column
@@ -304,7 +305,8 @@ def build(run: Run) -> Section | None:
                  "wall_time_s": results.get("wall_time_s"), "compute_wall_time_s": results.get("compute_wall_time_s"),
                  "table": table, "chart": accuracy_chart(table) if table else None,
                  "hacking": hacking, "hacking_chart": hacking_chart(hacking) if hacking else None,
-                 "distillation": distillation, "curves": curves, "findings": findings},
+                 "distillation": distillation, "curves": curves, "findings": findings,
+                 "summary": train_and_eval_summary(results)},
         subsections=tuple(subsections),
     )
 
