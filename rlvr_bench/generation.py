@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from rlvr_bench.errors import ConfigError
+from rlvr_bench.secrets import redact
 
 #: a chat prompt: [{"role": "system" | "user" | "assistant", "content": str}, ...]
 Messages = list[dict[str, str]]
@@ -114,7 +115,9 @@ class GenerationResult:
 
 
 def failed(reason: str, latency_s: float = 0.0) -> GenerationResult:
-    return GenerationResult(text="", finish_reason=None, latency_s=latency_s, error=reason)
+    """A failed generation; the reason passes through :func:`rlvr_bench.secrets.redact` (a server may echo
+    the request's headers, key included, in its error body)."""
+    return GenerationResult(text="", finish_reason=None, latency_s=latency_s, error=redact(reason))
 
 
 @runtime_checkable

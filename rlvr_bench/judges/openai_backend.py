@@ -281,6 +281,7 @@ class OpenAIJudge(ModelJudge):
 
 
 def _scrub(text: str, key_env: str) -> str:
-    """Remove the API key from a message, in case a server echoes it back."""
-    key = os.environ.get(key_env)
-    return text.replace(key, "***") if key and len(key) >= 4 else text
+    """Remove the API key (and any token-shaped text) from a message, in case a server echoes it back."""
+    from rlvr_bench.secrets import redact
+
+    return redact(text, [key_env])

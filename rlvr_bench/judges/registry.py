@@ -51,6 +51,7 @@ def _load_preset(path: Path) -> Preset:
     params = data.get("params") or {}
     if not isinstance(params, dict):
         raise InputError(f"{path}: field 'params' must be a mapping")
+    _refuse_literal_keys(path, params)
     spec = JudgeSpec(
         name=str(data.get("name", path.stem)),
         backend=str(data["backend"]),
@@ -59,6 +60,22 @@ def _load_preset(path: Path) -> Preset:
         source=path,
     )
     return Preset(spec=spec, offline=bool(data.get("offline", False)))
+
+
+#: parameter names that would hold a secret; a preset names the variable instead (``api_key_env``)
+_SECRET_PARAMS = ("api_key", "key", "token", "secret", "password", "authorization")
+
+
+def _refuse_literal_keys(path: Path, params: dict[str, Any]) -> None:
+    """A preset is shared, versioned and copied into run configs and reports: it must not hold a key."""
+    from rlvr_bench.secrets import looks_like_a_key
+
+    for name, value in params.items():
+        if not isinstance(value, str) or name.endswith("_env"):
+            continue
+        if name.lower() in _SECRET_PARAMS or looks_like_a_key(value):
+            raise InputError(f"{path}: field 'params.{name}' holds a key; put it in an environment variable and "
+                             "name that variable with api_key_env (e.g. api_key_env: MY_API_KEY)")
 
 
 def preset_paths() -> dict[str, Path]:
