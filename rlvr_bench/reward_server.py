@@ -36,11 +36,10 @@ import json
 import logging
 import math
 import queue
-import selectors
-import signal
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from http import HTTPStatus
@@ -58,6 +57,7 @@ from rlvr_bench.reward_rows import (
     response_part,
     strip_special_texts,
 )
+from rlvr_bench.reward_server_lifecycle import ConnectionStates, drain, serve_until_signalled
 from rlvr_bench.training.rewards import REWARD_MODES, protocol_rewards
 
 __all__ = ["MAX_BODY_BYTES", "BadRequest", "BatchingJudge", "QueueFull", "RewardService", "RunningServer",
@@ -164,7 +164,7 @@ class BatchingJudge:
         self._pending = 0
         self._room = threading.Condition()
         self.batches = 0
-        self.batch_sizes: list[int] = []
+        self.batch_sizes: deque[int] = deque(maxlen=10_000)  # the latest batches' sizes (bounded: runs last days)
         self._worker = threading.Thread(target=self._run, name="reward-judge", daemon=True)
         self._worker.start()
 
@@ -322,42 +322,6 @@ class RewardService:
         self.batcher.close()
 
 
-class ConnectionStates:
-    """Which connections are mid-request, for the SIGTERM drain.
-
-    A connection is *fresh* from accept until its first request is answered, *busy* while a request is
-    read and answered, *idle* between keep-alive requests. Draining waits for no fresh or busy one.
-    """
-
-    def __init__(self) -> None:
-        self._states: dict[int, str] = {}
-        self._changed = threading.Condition()
-        self.draining = False
-
-    def set(self, key: int, state: str | None) -> None:
-        with self._changed:
-            if state is None:
-                self._states.pop(key, None)
-            else:
-                self._states[key] = state
-            self._changed.notify_all()
-
-    def busy(self) -> int:
-        with self._changed:
-            return sum(state != "idle" for state in self._states.values())
-
-    def wait_quiet(self, grace_s: float) -> bool:
-        """Wait until no connection is fresh or busy (True), or ``grace_s`` passed (False)."""
-        deadline = time.monotonic() + grace_s
-        with self._changed:
-            while any(state != "idle" for state in self._states.values()):
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._changed.wait(left)
-            return True
-
-
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: clients reuse connections
     service: RewardService  # set on the per-server subclass
@@ -492,39 +456,3 @@ def start_server(service: RewardService, host: str = "127.0.0.1", port: int = 0,
     thread = threading.Thread(target=server.serve_forever, name="reward-server", daemon=True)
     thread.start()
     return RunningServer(server, service, thread)
-
-
-def drain(server: ThreadingHTTPServer, service: RewardService, grace_s: float) -> bool:
-    """After ``serve_forever`` stopped: take the connections the kernel already accepted (the listen
-    backlog), close the listening socket, then wait up to ``grace_s`` for every request in flight to be
-    answered. Replies sent while draining close their connection. True when all were answered."""
-    service.connections.draining = True
-    with selectors.DefaultSelector() as waiting:
-        waiting.register(server.socket, selectors.EVENT_READ)
-        while waiting.select(timeout=0):
-            server._handle_request_noblock()  # type: ignore[attr-defined]  # accept and hand to a handler thread, as serve_forever does
-    server.server_close()
-    return service.connections.wait_quiet(grace_s)
-
-
-def serve_until_signalled(server: ThreadingHTTPServer, service: RewardService, grace_s: float,
-                          say: Callable[[str], None]) -> bool:
-    """Serve in this (main) thread until SIGTERM or Ctrl-C, then drain (:func:`drain`) and close the judge.
-    True when every request in flight was answered within ``grace_s``."""
-    def stop(signum: int, _frame: Any) -> None:
-        say(f"{signal.Signals(signum).name}: no new connections; answering the requests in flight "
-            f"(up to {grace_s:g} s)")
-        threading.Thread(target=server.shutdown, name="reward-shutdown", daemon=True).start()
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        server.serve_forever()
-        quiet = drain(server, service, grace_s)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        service.close()
-    counters = service.health()
-    say(f"stopped{'' if quiet else ' (grace period over: some requests cut off)'}: {counters['requests']} "
-        f"requests, {counters['unscored']} fallbacks")
-    return quiet

@@ -176,6 +176,29 @@ def verl_config(overrides_yaml: str, dotlist: list[str] | None = None) -> Any:
     return merged
 
 
+def verl_cli_config(overrides: list[str]) -> Any:
+    """verl's ``main_ppo`` configuration with Hydra command-line overrides applied as Hydra applies them: the
+    composed config is in struct mode, so ``key=value`` must name an existing key and ``+key=value`` adds one."""
+    from omegaconf import OmegaConf
+
+    config = OmegaConf.load(package_file("verl", "trainer/config/_generated_ppo_trainer.yaml"))
+    OmegaConf.set_struct(config, True)
+    for override in overrides:
+        key, _, value = override.partition("=")
+        OmegaConf.update(config, key.lstrip("+"), yaml_value(value), merge=True, force_add=key.startswith("+"))
+    return config
+
+
+def yaml_value(text: str) -> Any:
+    """A command-line value as Hydra reads it (YAML scalars: numbers, booleans, null; else the text)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError:
+        return text
+
+
 def verl_sample(tokenizer: Any, prompt: str, response: str, stop_texts: tuple[str, ...], ground_truth: Any,
                 extra_info: dict[str, Any], data_source: str = "rlvr-bench") -> Any:
     """One rollout sample as verl's reward loop hands it to ``run_single``: a DataProto with the prompt and

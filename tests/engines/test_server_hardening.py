@@ -24,6 +24,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.fixture()
 def server() -> Iterator[RunningServer]:
+    running = start_server(RewardService(SlowJudge()))
+    yield running
+    running.stop()
+
+
+@pytest.fixture()
+def impatient_server() -> Iterator[RunningServer]:
     running = start_server(RewardService(SlowJudge()), socket_timeout_s=0.5)
     yield running
     running.stop()
@@ -42,7 +49,8 @@ def test_deeply_nested_json_gets_400(server: RunningServer, depth: int) -> None:
     assert _serves(server)
 
 
-def test_a_body_shorter_than_its_content_length_times_out_with_408(server: RunningServer) -> None:
+def test_a_body_shorter_than_its_content_length_times_out_with_408(impatient_server: RunningServer) -> None:
+    server = impatient_server
     host, port = server.server.server_address[:2]
     began = time.monotonic()
     with socket.create_connection((str(host), port), timeout=10) as sock:
@@ -54,8 +62,8 @@ def test_a_body_shorter_than_its_content_length_times_out_with_408(server: Runni
     assert _serves(server) and server.service.health()["bad_requests"] == 1
 
 
-def test_a_silent_connection_is_closed_after_the_socket_timeout(server: RunningServer) -> None:
-    host, port = server.server.server_address[:2]
+def test_a_silent_connection_is_closed_after_the_socket_timeout(impatient_server: RunningServer) -> None:
+    host, port = impatient_server.server.server_address[:2]
     with socket.create_connection((str(host), port), timeout=10) as sock:
         sock.sendall(b"POST /get_reward HTTP/1.1\r\n")  # headers never finished
         assert sock.recv(4096) == b""  # closed by the server, not held open forever

@@ -18,7 +18,16 @@ import httpx
 import numpy as np
 import pytest
 import yaml
-from engine_clients import TEMPLATES, doc_blocks, run_verl_samples, template_tokenizer, verl_config, verl_sample
+from engine_clients import (
+    TEMPLATES,
+    doc_blocks,
+    run_verl_samples,
+    shell_commands,
+    template_tokenizer,
+    verl_cli_config,
+    verl_config,
+    verl_sample,
+)
 from probe_judges import SlowJudge
 
 import rlvr_bench.judges.registry as registry
@@ -65,6 +74,19 @@ def test_the_documented_config_is_what_main_ppo_reads(tokenizer: Any) -> None:
                                                                        ("Final answer: 3.5 g\n", "0.35 g")]))
     assert _scores(results) == [1.0, 0.0]
     assert results[0]["reward_extra_info"]["unscored"] == 0.0
+
+
+def test_the_documented_main_ppo_command_line_parses_and_reaches_the_adapter(tokenizer: Any) -> None:
+    commands = [c for block in doc_blocks("bash", "verl.trainer.main_ppo") for c in shell_commands(block)
+                if "verl.trainer.main_ppo" in c]
+    assert commands, "docs/training.md shows no verl launch command"
+    for command in commands:
+        overrides = command[command.index("verl.trainer.main_ppo") + 1:]
+        config = verl_cli_config(overrides)  # an override naming a key verl does not have raises here
+        assert config.reward.custom_reward_function.name == "compute_score"
+        config.reward.custom_reward_function.path = ADAPTER  # the docs compute it with $(python -c ...)
+        results = run_verl_samples(config, tokenizer, _samples(tokenizer, [("Final answer: 350 mg\n", "0.35 g")]))
+        assert _scores(results) == [1.0]
 
 
 def test_the_documented_reward_manager_exists() -> None:
