@@ -81,13 +81,16 @@ def test_a_label_that_cannot_be_judged_is_flagged_and_the_run_goes_on(numeric_se
     assert after["unscored"] == before["unscored"] + 1
 
 
-def test_the_reason_for_a_fallback_is_in_the_reply(numeric_server: RunningServer) -> None:
+def test_the_reason_for_a_fallback_is_in_the_reply_and_the_log(numeric_server: RunningServer,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
     body = {"query": ["Q: dose?\nA: 350 mg", "Q: dose?\nA: 350 mg"], "prompts": ["Q: dose?\nA: "] * 2,
             "labels": [None, "0.35 g"]}
     data = httpx.post(f"{numeric_server.url}/get_reward", json=body).json()
     assert data["rewards"] == [0.0, 1.0] and data["extra_logs"]["unscored"] == [1.0, 0.0]
     assert "null" in data["reasons"][0] and data["reasons"][1] is None
     assert all(isinstance(v, float) for values in data["extra_logs"].values() for v in values)
+    logged = [r.getMessage() for r in caplog.records if r.name == "rlvr_bench.reward_server"]
+    assert any("for 1 of 2 samples" in line and "null" in line for line in logged)
 
 
 def test_a_full_queue_makes_requests_wait_not_fail() -> None:

@@ -87,9 +87,9 @@ def test_sigterm_drains_the_requests_in_flight_then_exits_0(tmp_path: Path) -> N
         port = probe.getsockname()[1]
     env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}",
            "RLVR_BENCH_CACHE": str(tmp_path / "cache")}
-    # a 2 s batching window keeps every request in flight when the signal comes
+    # a 4 s batching window keeps every request in flight when the signal comes
     command = [sys.executable, "-c", "from rlvr_bench.cli import main; main()", "serve", "--judge", "contains",
-               "--port", str(port), "--max-wait-ms", "2000", "--drain-s", "20"]
+               "--port", str(port), "--max-wait-ms", "4000", "--drain-s", "20"]
     process = subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -106,7 +106,9 @@ def test_sigterm_drains_the_requests_in_flight_then_exits_0(tmp_path: Path) -> N
         threads = [threading.Thread(target=_post, args=(f"{url}/get_reward", outcomes, lock)) for _ in range(24)]
         for thread in threads:
             thread.start()
+        waited = time.monotonic() + 3
         while httpx.get(f"{url}/health", timeout=5).json()["in_flight"] < 25:  # 24 posts + this health check
+            assert time.monotonic() < waited, "the requests did not all reach the server"
             time.sleep(0.02)
         process.send_signal(signal.SIGTERM)
         for thread in threads:
