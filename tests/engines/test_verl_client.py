@@ -100,7 +100,8 @@ def test_the_documented_reward_manager_exists() -> None:
         get_reward_manager_cls(name)  # raises for a manager verl does not have
 
 
-@pytest.mark.parametrize("truth", [["0.35 g", "350 mg"], np.array(["1 kg", "350 mg"], dtype=object), 42, 0.35])
+@pytest.mark.parametrize("truth", [["0.35 g", "350 mg"], np.array(["1 kg", "350 mg"], dtype=object), 42, 0.35,
+                                   np.int64(42)])
 def test_ground_truths_of_any_type_are_judged(tokenizer: Any, truth: Any) -> None:
     answer = {42: "The answer is 42\n", 0.35: "Final answer: 0.350\n"}.get(truth, "Final answer: 350 mg\n") \
         if not isinstance(truth, (list, np.ndarray)) else "Final answer: 350 mg\n"

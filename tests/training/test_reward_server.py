@@ -58,7 +58,8 @@ def test_judge_failure_is_flagged_not_hidden(server: RunningServer) -> None:
     body = {"query": ["p ERROR"], "prompts": ["p "], "labels": ["1"]}
     data = httpx.post(f"{server.url}/get_reward", json=body).json()
     assert data["rewards"] == [0.0] and data["extra_logs"]["unscored"] == [1.0]
-    assert httpx.get(f"{server.url}/health").json()["unscored"] == 1
+    health = httpx.get(f"{server.url}/health").json()
+    assert health["unscored"] == 1 and health["fallback_judge"] == 1 and health["fallback_label"] == 0
 
 
 @pytest.mark.parametrize(
