@@ -4,6 +4,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 TORCH_VERSION := 2.13.0
+# the RL engines whose own reward clients tests/engines runs against `serve` and the verl adapter
+OPENRLHF_VERSION := 0.11.2
+VERL_VERSION := 0.9.1
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -20,10 +23,16 @@ $(VENV)/.torch-$(TORCH_VERSION): | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed: pyproject.toml $(VENV)/.torch-$(TORCH_VERSION)
-	$(BIN)/pip install --quiet -e ".[dev]"
+	$(BIN)/pip install --quiet -e ".[dev,engines]"
 	touch $@
 
-install: $(VENV)/.installed
+# --no-deps: their requirements pull vLLM, DeepSpeed and flash-attn; the reward clients need only the
+# `engines` extra above
+$(VENV)/.engines-openrlhf-$(OPENRLHF_VERSION)-verl-$(VERL_VERSION): $(VENV)/.installed
+	$(BIN)/pip install --quiet --no-deps openrlhf==$(OPENRLHF_VERSION) verl==$(VERL_VERSION)
+	touch $@
+
+install: $(VENV)/.installed $(VENV)/.engines-openrlhf-$(OPENRLHF_VERSION)-verl-$(VERL_VERSION)
 
 # The main job on the bundled data (judge agreement, every offline judge), then the quick
 # variant of the study's experiment (rule vs model rewards from one SFT start), then one report.

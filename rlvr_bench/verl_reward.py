@@ -1,105 +1,197 @@
-"""verl adapter: ``compute_score`` for ``custom_reward_function``, backed by an rlvr-bench judge.
+"""verl adapter: ``compute_score`` for verl's custom reward function, backed by an rlvr-bench judge.
 
-In a verl config::
+In a verl (0.9) ``main_ppo`` config the function sits under ``reward:``::
 
-    custom_reward_function:
-      # python -c "import rlvr_bench.verl_reward as m; print(m.__file__)" prints the path
-      path: /path/to/site-packages/rlvr_bench/verl_reward.py
-      name: compute_score          # or compute_score_batch with reward_model.reward_manager=batch
-      reward_kwargs:
-        judge: numeric             # any preset or preset file; or set RLVR_BENCH_JUDGE
-        mode: binary               # or soft; or set RLVR_BENCH_REWARD_MODE
-        # url: http://127.0.0.1:8000/get_reward   # use a running `rlvr-bench serve` instead of a local judge
+    reward:
+      reward_manager:
+        name: naive                # verl's registry: naive, dapo, gdpo, rate_limited, remote
+      custom_reward_function:
+        # python -c "import rlvr_bench.verl_reward as m; print(m.__file__)" prints the path
+        path: /path/to/site-packages/rlvr_bench/verl_reward.py
+        name: compute_score
+        reward_kwargs:
+          judge: numeric           # any preset or preset file; or set RLVR_BENCH_JUDGE
+          mode: binary             # or soft; or set RLVR_BENCH_REWARD_MODE
+          # url: http://127.0.0.1:8000/get_reward   # a running `rlvr-bench serve` instead of a local judge
 
-The judge sees what it sees in ``verify``: the whole ``solution_str`` (every judge
-reads its final step itself), ``ground_truth`` as the reference and
-``extra_info["question"]`` (when the data set provides it) as the question. The
-result is ``{"score": reward, "unscored": 0 or 1}``: verl needs a number, so a
-judge failure scores 0.0 and is flagged ``unscored = 1`` (verl logs extra keys per
-sample; :func:`rlvr_bench.training.rewards.protocol_rewards`).
+A sample means what it means to the reward server (:mod:`rlvr_bench.reward_rows`): the whole
+``solution_str`` without trailing EOS / end-of-turn texts, ``ground_truth`` as the reference (a
+string, a number, or a list of acceptable references: passes when any passes) and
+``extra_info["question"]`` (when the data set provides it) as the question.
+
+The result is ``{"score": reward, "unscored": 0 or 1, "unscored_label": 0 or 1}``: verl needs a
+number, so a sample that cannot be judged (a judge failure, a null ground truth, the server
+unreachable after bounded retries) scores ``unscored_reward`` (0.0) and is flagged; verl logs the
+extra keys per sample (``reward_extra_info``), and the reason is logged here as a warning.
+
+verl's reward managers call ``compute_score`` from a thread pool, one task per sample. Local judges
+are not thread-safe, so every call goes through one :class:`~rlvr_bench.reward_server.BatchingJudge`
+per judge: one worker thread judges, and concurrent calls are merged into batches.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
 from rlvr_bench.errors import ConfigError
-from rlvr_bench.judges.base import Judge, Triple
-from rlvr_bench.judging import judge_triples
+from rlvr_bench.judges.base import Triple
+from rlvr_bench.records import Verdict
+from rlvr_bench.reward_rows import RewardRow, judge_rows, label_row, strip_special_texts
+from rlvr_bench.reward_server import BatchingJudge
 from rlvr_bench.training.rewards import REWARD_MODES, protocol_rewards
 
-_JUDGES: dict[str, Judge] = {}
+log = logging.getLogger(__name__)
+
+_BATCHERS: dict[str, BatchingJudge] = {}
 _LOCK = threading.Lock()
+#: attempts of one request to the reward server in ``url:`` mode, and the longest pause between two
+SERVER_ATTEMPTS = 6
+SERVER_BACKOFF_FIRST_S = 0.5
+SERVER_BACKOFF_MAX_S = 8.0
+#: how long one verl sample may wait for a local judge before it falls back (s)
+LOCAL_TIMEOUT_S = 600.0
 
 
 def _settings(judge: str | None, mode: str | None) -> tuple[str, str]:
     name = judge or os.environ.get("RLVR_BENCH_JUDGE")
     if not name:
         raise ConfigError("no judge for the verl reward: pass reward_kwargs.judge or set RLVR_BENCH_JUDGE")
-    chosen_mode = mode or os.environ.get("RLVR_BENCH_REWARD_MODE", "binary")
-    if chosen_mode not in REWARD_MODES:
-        raise ConfigError(f"reward mode must be one of {', '.join(REWARD_MODES)}, got {chosen_mode!r}")
-    return name, chosen_mode
+    return name, _mode(mode)
 
 
-def _judge(name: str) -> Judge:
-    """One judge instance per process (a model judge loads its weights once)."""
+def _mode(mode: str | None) -> str:
+    chosen = mode or os.environ.get("RLVR_BENCH_REWARD_MODE", "binary")
+    if chosen not in REWARD_MODES:
+        raise ConfigError(f"reward mode must be one of {', '.join(REWARD_MODES)}, got {chosen!r}")
+    return chosen
+
+
+def _batcher(name: str) -> BatchingJudge:
+    """One judge per process (a model judge loads its weights once), judged by one worker thread."""
     with _LOCK:
-        if name not in _JUDGES:
+        if name not in _BATCHERS:
             from rlvr_bench.judges.registry import judge
 
-            _JUDGES[name] = judge(name)
-        return _JUDGES[name]
+            _BATCHERS[name] = BatchingJudge(judge(name), max_batch=256, max_wait_s=0.002)
+        return _BATCHERS[name]
+
+
+def verl_rows(solution_strs: Sequence[str], ground_truths: Sequence[Any], extra_infos: Sequence[Any]
+              ) -> list[RewardRow]:
+    """One row per sample: the solution without trailing special texts, each acceptable reference of the
+    ground truth, and the question, answer type and domain from ``extra_info`` (verl data sets carry the
+    item's fields there)."""
+    rows = []
+    for index, (solution, truth, info) in enumerate(zip(solution_strs, ground_truths, extra_infos, strict=True)):
+        fields = info if isinstance(info, dict) else {}
+        rows.append(label_row(strip_special_texts(str(solution)), str(fields.get("question") or ""), truth,
+                              f"sample {index}: ground_truth", str(fields.get("answer_type") or "text"),
+                              str(fields.get("domain") or "")))
+    return rows
 
 
 def verl_triples(solution_strs: Sequence[str], ground_truths: Sequence[Any], extra_infos: Sequence[Any]
                  ) -> list[Triple]:
-    """What the judge sees for each sample: the whole solution, the ground truth as the reference, and the
-    question, answer type and domain from ``extra_info`` (verl data sets carry the item's fields there)."""
-    triples = []
-    for solution, truth, info in zip(solution_strs, ground_truths, extra_infos, strict=True):
-        fields = info if isinstance(info, dict) else {}
-        triples.append(Triple(str(fields.get("question", "")), str(truth), solution,
-                              str(fields.get("answer_type") or "text"), str(fields.get("domain") or "")))
-    return triples
+    """The triples :func:`verl_rows` judges, in order (one per acceptable reference; none for a refused row)."""
+    return [t for row in verl_rows(solution_strs, ground_truths, extra_infos) for t in row.triples]
 
 
-def _scores_from_server(url: str, triples: Sequence[Triple]) -> list[dict[str, float]]:
-    """The request OpenRLHF sends (query = prompt + response), with each label an object carrying the
-    item's fields, so the server judges the very triple a local judge would (with its own judge and mode)."""
+def _post_with_retries(url: str, body: dict[str, Any]) -> dict[str, Any]:
+    """POST ``body``; connection errors, 5xx and 429 are retried with exponential backoff (bounded), a 4xx
+    other than 429 raises at once (the request itself is wrong)."""
     import httpx
 
-    body = {"query": [t.response for t in triples], "prompts": [""] * len(triples),
-            "labels": [{"reference": t.reference, "question": t.question, "answer_type": t.answer_type,
-                        "domain": t.domain} for t in triples]}
-    reply = httpx.post(url, json=body, timeout=180.0)
-    reply.raise_for_status()
-    data = reply.json()
-    return [{"score": float(r), "unscored": float(u)} for r, u in zip(data["rewards"], data["extra_logs"]["unscored"],
-                                                                     strict=True)]
+    pause = SERVER_BACKOFF_FIRST_S
+    for attempt in range(1, SERVER_ATTEMPTS + 1):
+        try:
+            reply = httpx.post(url, json=body, timeout=180.0)
+            if reply.status_code < 500 and reply.status_code != 429:
+                reply.raise_for_status()
+                data: dict[str, Any] = reply.json()
+                return data
+            problem = f"HTTP {reply.status_code}"
+        except httpx.TransportError as exc:
+            problem = f"{type(exc).__name__}: {exc}"
+        if attempt == SERVER_ATTEMPTS:
+            raise ConnectionError(f"reward server {url}: {problem} after {attempt} attempts")
+        log.warning("reward server %s: %s (attempt %d of %d); retrying in %.1f s", url, problem, attempt,
+                    SERVER_ATTEMPTS, pause)
+        time.sleep(pause)
+        pause = min(pause * 2, SERVER_BACKOFF_MAX_S)
+    raise AssertionError("unreachable")
+
+
+def _refused(row: RewardRow, unscored_reward: float) -> dict[str, float]:
+    log.warning("verl reward fallback %g: %s", unscored_reward, row.refusal)
+    return {"score": unscored_reward, "unscored": 1.0, "unscored_label": 1.0}
+
+
+def _scores_from_server(url: str, rows: Sequence[RewardRow], mode: str | None, unscored_reward: float
+                        ) -> list[dict[str, float]]:
+    """The request OpenRLHF sends (query = prompt + response, the question as the prompt), each label an
+    object with the item's fields and all its references, and the mode, so the server judges the very
+    rows a local judge would (refused rows are answered here, the same way)."""
+    sent = [row for row in rows if row.refusal is None]
+    body: dict[str, Any] = {
+        "query": [row.triples[0].question + row.triples[0].response for row in sent],
+        "prompts": [row.triples[0].question for row in sent],
+        "labels": [{"reference": [t.reference for t in row.triples] if len(row.triples) > 1
+                    else row.triples[0].reference, "question": row.triples[0].question,
+                    "answer_type": row.triples[0].answer_type, "domain": row.triples[0].domain} for row in sent]}
+    if mode is not None or os.environ.get("RLVR_BENCH_REWARD_MODE"):
+        body["mode"] = _mode(mode)
+    try:
+        data: dict[str, Any] = (_post_with_retries(url, body) if sent
+                                else {"rewards": [], "extra_logs": {"unscored": []}})
+    except ConnectionError as exc:
+        log.warning("%s: %d samples fall back to %g, flagged unscored", exc, len(sent), unscored_reward)
+        data = {"rewards": [unscored_reward] * len(sent), "extra_logs": {"unscored": [1.0] * len(sent)}}
+    logs = data["extra_logs"]
+    answers = iter(zip(data["rewards"], logs["unscored"], logs.get("unscored_label", [0.0] * len(sent)),
+                       strict=True))
+    scores = []
+    for row in rows:
+        if row.refusal is not None:
+            scores.append(_refused(row, unscored_reward))
+        else:
+            reward, flag, label_flag = next(answers)
+            scores.append({"score": float(reward), "unscored": float(flag), "unscored_label": float(label_flag)})
+    return scores
 
 
 def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str], ground_truths: Sequence[Any],
                         extra_infos: Sequence[Any] | None = None, judge: str | None = None, mode: str | None = None,
-                        url: str | None = None, **_: Any) -> list[dict[str, float]]:
-    """Scores for a batch (verl's ``BatchRewardManager`` signature)."""
+                        url: str | None = None, unscored_reward: float = 0.0, **_: Any) -> list[dict[str, float]]:
+    """Scores for several samples at once (for callers that hold a batch; verl itself calls
+    :func:`compute_score` per sample)."""
     del data_sources  # one judge for every source; route sources to different judges in verl if needed
     infos = list(extra_infos) if extra_infos is not None else [None] * len(solution_strs)
-    triples = verl_triples(solution_strs, ground_truths, infos)
+    rows = verl_rows(solution_strs, ground_truths, infos)
     server = url or os.environ.get("RLVR_BENCH_REWARD_URL")
     if server:
-        return _scores_from_server(server, triples)
+        return _scores_from_server(server, rows, mode, unscored_reward)
     name, chosen_mode = _settings(judge, mode)
-    rewards, unscored = protocol_rewards(judge_triples(_judge(name), triples), chosen_mode)
-    return [{"score": reward, "unscored": flag} for reward, flag in zip(rewards, unscored, strict=True)]
+    batcher = _batcher(name)
+    try:
+        verdicts = judge_rows(rows, lambda triples: batcher.judge_now(triples, LOCAL_TIMEOUT_S))
+    except TimeoutError:
+        verdicts = [Verdict(passed=None, error=f"the judge did not answer within {LOCAL_TIMEOUT_S:g} s")] * len(rows)
+    rewards, unscored = protocol_rewards(verdicts, chosen_mode, unscored_reward)
+    for verdict, flag in zip(verdicts, unscored, strict=True):
+        if flag:
+            log.warning("verl reward fallback %g: %s", unscored_reward, verdict.error)
+    return [{"score": reward, "unscored": flag, "unscored_label": float(row.refusal is not None)}
+            for reward, flag, row in zip(rewards, unscored, rows, strict=True)]
 
 
 def compute_score(data_source: Any, solution_str: str, ground_truth: Any, extra_info: Any = None,
                   judge: str | None = None, mode: str | None = None, url: str | None = None,
                   **kwargs: Any) -> dict[str, float]:
-    """verl's ``custom_reward_function`` signature: one response, one score."""
+    """verl's custom reward function signature: one response, one score (extra keys go to reward_extra_info)."""
     return compute_score_batch([data_source], [solution_str], [ground_truth], [extra_info], judge, mode, url,
                                **kwargs)[0]

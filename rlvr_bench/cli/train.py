@@ -79,32 +79,41 @@ def serve(
     judge: Annotated[str, typer.Option("--judge", help="Judge preset name or preset YAML file.")],
     mode: Annotated[str, typer.Option("--mode", help="binary (1/0) or soft (p_pass).")] = "binary",
     host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
-    max_batch: Annotated[int, typer.Option("--max-batch", help="Largest judge batch (responses).")] = 256,
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="TCP port.")] = 8000,
+    max_batch: Annotated[int, typer.Option("--max-batch", min=1, help="Largest judge batch (responses).")] = 256,
     max_wait_ms: Annotated[float, typer.Option(
-        "--max-wait-ms", help="How long a batch waits for more requests to join (ms).")] = 5.0,
+        "--max-wait-ms", min=0, help="How long a batch waits for more requests to join (ms).")] = 5.0,
     max_queue: Annotated[int, typer.Option(
-        "--max-queue", help="Responses allowed to wait before requests get 503.")] = 8192,
+        "--max-queue", min=1, help="Responses queued before new requests wait for room.")] = 8192,
+    unscored_reward: Annotated[float, typer.Option(
+        "--unscored-reward", help="Reward of a sample that cannot be judged (flagged in extra_logs.unscored).")] = 0.0,
+    judge_timeout_s: Annotated[float, typer.Option(
+        "--judge-timeout-s", min=0.001, help="A request's samples fall back after waiting this long (s).")] = 600.0,
+    drain_s: Annotated[float, typer.Option(
+        "--drain-s", min=0, help="On SIGTERM / Ctrl-C: how long to finish the requests in flight (s).")] = 30.0,
+    special_text: Annotated[list[str] | None, typer.Option(
+        "--special-text", help="A special text of your model to strip from the end of responses (repeatable); "
+        "the common chat templates' EOS / end-of-turn texts are built in.")] = None,
 ) -> None:
-    """Serve a judge as a reward over HTTP (OpenRLHF --remote_rm_url: POST /get_reward; GET /health)."""
-    from rlvr_bench.judges.registry import judge as build_named_judge
-    from rlvr_bench.reward_server import RewardService, make_server
+    """Serve a judge as a reward over HTTP (OpenRLHF --reward.remote_url: POST /get_reward; GET /health)."""
+    import logging
 
+    from rlvr_bench.judges.registry import judge as build_named_judge
+    from rlvr_bench.reward_server import RewardService, make_server, serve_until_signalled
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     built = build_named_judge(judge)
     try:
-        service = RewardService(built, mode, max_batch, max_wait_ms / 1000.0, max_queue)
+        service = RewardService(built, mode, max_batch, max_wait_ms / 1000.0, max_queue, unscored_reward,
+                                judge_timeout_s, special_text or ())
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     try:
         server = make_server(service, host, port)
     except OSError as exc:
-        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
-    err_console.print(f"serving judge {built.name!r} ({mode}) at http://{host}:{server.server_address[1]}/get_reward "
-                      "(GET /health); Ctrl-C stops", markup=False)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
         service.close()
+        raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    say = lambda text: err_console.print(text, markup=False, soft_wrap=True)  # noqa: E731
+    say(f"serving judge {built.name!r} ({mode}) at http://{host}:{server.server_address[1]}/get_reward "
+        "(GET /health); SIGTERM or Ctrl-C drains and stops")
+    serve_until_signalled(server, service, drain_s, say)

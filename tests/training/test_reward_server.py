@@ -10,6 +10,8 @@ import httpx
 import pytest
 from training_fakes import ContainsDigitJudge
 
+from rlvr_bench.records import Verdict
+from rlvr_bench.reward_rows import combine_references
 from rlvr_bench.reward_server import (
     RewardService,
     RunningServer,
@@ -17,6 +19,7 @@ from rlvr_bench.reward_server import (
     question_from_prompt,
     response_part,
     start_server,
+    strip_special_texts,
 )
 from rlvr_bench.verl_reward import compute_score, compute_score_batch
 
@@ -55,7 +58,8 @@ def test_judge_failure_is_flagged_not_hidden(server: RunningServer) -> None:
     body = {"query": ["p ERROR"], "prompts": ["p "], "labels": ["1"]}
     data = httpx.post(f"{server.url}/get_reward", json=body).json()
     assert data["rewards"] == [0.0] and data["extra_logs"]["unscored"] == [1.0]
-    assert httpx.get(f"{server.url}/health").json()["unscored"] == 1
+    health = httpx.get(f"{server.url}/health").json()
+    assert health["unscored"] == 1 and health["fallback_judge"] == 1 and health["fallback_label"] == 0
 
 
 @pytest.mark.parametrize(
@@ -65,7 +69,8 @@ def test_judge_failure_is_flagged_not_hidden(server: RunningServer) -> None:
         b"[1, 2]",
         json.dumps({"query": ["a"], "prompts": ["a"]}).encode(),  # no labels
         json.dumps({"query": ["a", "b"], "prompts": ["a"], "labels": ["1"]}).encode(),  # lengths differ
-        json.dumps({"query": [1], "prompts": ["a"], "labels": ["1"]}).encode(),  # not strings
+        json.dumps({"query": "a", "prompts": ["a"], "labels": ["1"]}).encode(),  # not a list
+        json.dumps({"query": ["a"], "prompts": ["a"], "labels": ["1"], "mode": "hard"}).encode(),  # unknown mode
     ],
 )
 def test_malformed_bodies_get_400_and_the_server_keeps_serving(server: RunningServer, body: bytes) -> None:
@@ -95,17 +100,49 @@ def test_concurrent_requests_share_judge_batches() -> None:
         running.stop()
 
 
-def test_full_queue_answers_503() -> None:
+def test_a_sample_that_is_not_text_is_flagged_not_a_400(server: RunningServer) -> None:
+    body = {"query": [1, "p 1"], "prompts": ["a", "p "], "labels": ["1", "1"]}
+    data = httpx.post(f"{server.url}/get_reward", json=body).json()
+    assert data["rewards"] == [0.0, 1.0] and data["extra_logs"]["unscored"] == [1.0, 0.0]
+    assert "must be strings" in data["reasons"][0]
+
+
+def test_a_full_queue_waits_for_room() -> None:
     judge = ContainsDigitJudge(delay_s=0.3)
     running = start_server(RewardService(judge, max_batch=2, max_wait_s=0.0, max_queue=2))
     try:
         with ThreadPoolExecutor(4) as pool, httpx.Client() as client:
             codes = list(pool.map(lambda _: client.post(f"{running.url}/get_reward", json=_body(2)).status_code,
                                   range(4)))
-        # one request fills the queue while the judge sleeps; the others are turned away, not queued
-        assert 200 in codes and 503 in codes
+        # one request fills the queue while the judge sleeps; the others wait for room instead of a 503
+        assert codes == [200] * 4
+        assert running.service.health()["waited_busy"] >= 1
     finally:
         running.stop()
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("Final answer: 0.35 g\n<|im_end|>", "Final answer: 0.35 g\n"),
+    ("0.35 g<|eot_id|>", "0.35 g"),
+    ("0.35 g\n</s>", "0.35 g\n"),
+    ("0.35 g\n<end_of_turn>\n<eos>", "0.35 g\n"),
+    ("0.35 g<|end|><|endoftext|><|endoftext|>", "0.35 g"),
+    ("0.35 g\n<｜end▁of▁sentence｜>", "0.35 g\n"),
+    ("x < 5 and y > 2\n", "x < 5 and y > 2\n"),  # not special: untouched
+    ("The answer is 48.  ", "The answer is 48.  "),
+])
+def test_special_texts_are_stripped_from_the_end_only(text: str, expected: str) -> None:
+    assert strip_special_texts(text) == expected
+    assert strip_special_texts("0.35 g\n<|custom_stop|>") == "0.35 g\n"
+    assert strip_special_texts("0.35 g\n[STOP]", ["[STOP]"]) == "0.35 g\n"
+
+
+def test_several_references_pass_when_any_passes_and_are_unscored_only_without_a_pass() -> None:
+    passed, failed, unscored = Verdict(True, 0.9), Verdict(False, 0.3), Verdict(None, error="boom")
+    assert combine_references([failed, passed]) == passed
+    assert combine_references([failed, Verdict(False, 0.4)]).p_pass == 0.4
+    assert combine_references([failed, unscored]).passed is None
+    assert combine_references([unscored, passed]) == passed
 
 
 @pytest.mark.parametrize(
@@ -140,8 +177,8 @@ def test_the_question_is_the_user_turn_of_the_rendered_prompt(prompt: str) -> No
 
 def test_verl_adapter_local_judge_and_server(server: RunningServer) -> None:
     local = compute_score("procedural", "work\n350 mg", "0.35 g", {"question": "Dose?"}, judge="numeric")
-    assert local == {"score": 1.0, "unscored": 0.0}
+    assert local == {"score": 1.0, "unscored": 0.0, "unscored_label": 0.0}
     wrong = compute_score("procedural", "350 g", "0.35 g", None, judge="numeric")
-    assert wrong == {"score": 0.0, "unscored": 0.0}
+    assert wrong == {"score": 0.0, "unscored": 0.0, "unscored_label": 0.0}
     remote = compute_score_batch(["a", "b"], ["x\n5", "6"], ["5", "5"], url=f"{server.url}/get_reward")
     assert [s["score"] for s in remote] == [1.0, 0.0]
