@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from rlvr_bench.judges.base import Triple
@@ -182,19 +182,8 @@ def label_row(response: str, question: str, label: Any, where: str, answer_type:
     question = fields.get("question", question)
     answer_type = fields.get("answer_type", answer_type or "text")
     domain = fields.get("domain", domain)
-    return RewardRow(tuple(Triple(question, reference, response, answer_type, domain) for reference in references))
-
-
-def combine_references(verdicts: Sequence[Verdict]) -> Verdict:
-    """One verdict from the verdicts of a sample's acceptable references: passed when any passed (the best
-    such), failed when every reference was judged and failed (the best score), else unscored."""
-    if len(verdicts) == 1:
-        return verdicts[0]
-    best = max(verdicts, key=lambda v: (v.passed is True, v.passed is False, v.p_pass or 0.0))
-    if best.passed is True or all(v.passed is False for v in verdicts):
-        return best
-    failed = next(v for v in verdicts if v.passed is None)
-    return replace(failed, error=f"a reference was not judged ({failed.error}) and none passed")
+    # one triple with every acceptable reference: judge_triples judges each and combines them, as in verify
+    return RewardRow((Triple(question, references[0], response, answer_type, domain, tuple(references[1:])),))
 
 
 def judge_rows(rows: Sequence[RewardRow], judge: Callable[[list[Triple]], list[Verdict]]) -> list[Verdict]:
@@ -208,6 +197,6 @@ def judge_rows(rows: Sequence[RewardRow], judge: Callable[[list[Triple]], list[V
         if row.refusal is not None:
             combined.append(Verdict(passed=None, error=row.refusal))
             continue
-        combined.append(combine_references(verdicts[start : start + len(row.triples)]))
-        start += len(row.triples)
+        combined.append(verdicts[start])  # one triple per row (its references inside)
+        start += 1
     return combined

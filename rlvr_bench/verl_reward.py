@@ -140,7 +140,7 @@ def _scores_from_server(url: str, rows: Sequence[RewardRow], mode: str | None, u
     body: dict[str, Any] = {
         "query": [row.triples[0].question + row.triples[0].response for row in sent],
         "prompts": [row.triples[0].question for row in sent],
-        "labels": [{"reference": [t.reference for t in row.triples] if len(row.triples) > 1
+        "labels": [{"reference": list(row.triples[0].references) if row.triples[0].aliases
                     else row.triples[0].reference, "question": row.triples[0].question,
                     "answer_type": row.triples[0].answer_type, "domain": row.triples[0].domain} for row in sent]}
     if mode is not None or os.environ.get("RLVR_BENCH_REWARD_MODE"):

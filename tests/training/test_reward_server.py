@@ -10,8 +10,8 @@ import httpx
 import pytest
 from training_fakes import ContainsDigitJudge
 
+from rlvr_bench.judging import best_reference_verdict
 from rlvr_bench.records import Verdict
-from rlvr_bench.reward_rows import combine_references
 from rlvr_bench.reward_server import (
     RewardService,
     RunningServer,
@@ -137,12 +137,14 @@ def test_special_texts_are_stripped_from_the_end_only(text: str, expected: str) 
     assert strip_special_texts("0.35 g\n[STOP]", ["[STOP]"]) == "0.35 g\n"
 
 
-def test_several_references_pass_when_any_passes_and_are_unscored_only_without_a_pass() -> None:
+def test_several_references_pass_when_any_passes_and_are_unscored_only_when_none_was_scored() -> None:
+    # the one rule every path uses (rlvr_bench.judging.best_reference_verdict)
     passed, failed, unscored = Verdict(True, 0.9), Verdict(False, 0.3), Verdict(None, error="boom")
-    assert combine_references([failed, passed]) == passed
-    assert combine_references([failed, Verdict(False, 0.4)]).p_pass == 0.4
-    assert combine_references([failed, unscored]).passed is None
-    assert combine_references([unscored, passed]) == passed
+    assert best_reference_verdict([failed, passed]).passed is True
+    assert best_reference_verdict([failed, Verdict(False, 0.4)]).p_pass == 0.4
+    assert best_reference_verdict([failed, unscored]).passed is False  # a judged fail is a fail
+    assert best_reference_verdict([unscored, unscored]).passed is None
+    assert best_reference_verdict([unscored, passed]).passed is True
 
 
 @pytest.mark.parametrize(
