@@ -142,6 +142,9 @@ CASES = [
     Case("run judgments token count", _run_with_judgments({"prompt_tokens": "many"}),
          "judgments.jsonl:2: field 'prompt_tokens' must be a count"),
     Case("batch size 0", lambda root: ["agreement", "--judges", "exact,contains", "--batch-size", "0"], "--batch-size"),
+    Case("eval batch size 0", lambda root: ["eval", "--policy", "x", "--judges", "contains", "--batch-size", "0"],
+         "--batch-size"),
+    Case("serve port out of range", lambda root: ["serve", "--judge", "numeric", "--port", "99999"], "--port"),
     Case("max-unscored over 1", lambda root: ["verify", "--judges", "exact", "--max-unscored", "2"], "--max-unscored"),
 ]
 
@@ -176,3 +179,19 @@ def test_a_csv_field_over_128_kib_is_read_like_the_same_jsonl_row(tmp_path: Path
     assert code == 0, capsys.readouterr().err
     responses = (tmp_path / "out" / "responses.jsonl").read_text(encoding="utf-8")
     assert json.loads(responses.splitlines()[0])["text"] == long_answer
+
+
+def test_an_unusable_judgment_cache_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache file is a folder (what a read-only or broken cache location gives): one line, exit 2."""
+    cache = tmp_path / "cache"
+    (cache / "judgments.sqlite").mkdir(parents=True)
+    monkeypatch.setenv("RLVR_BENCH_CACHE", str(cache))
+    preset = tmp_path / "remote.yaml"
+    preset.write_text(yaml.safe_dump({"backend": "openai", "params": {
+        "model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key_required": False, "max_retries": 0}}),
+        encoding="utf-8")
+    code = main_quiet(["agreement", "--judges", f"exact,{preset}", "--bootstrap", "0", "--out", str(tmp_path / "out")])
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip() and not line.startswith("judging")]
+    assert code == 2 and len(lines) == 1 and "cannot use the judgment cache" in lines[0], lines
+    assert not (tmp_path / "out").exists()

@@ -185,8 +185,8 @@ def eval_command(
         "template; hf and vllm backends).")
     ] = None,
     batch_size: Annotated[int | None, typer.Option(
-        help="Prompts per generate call (hf backend). Default: the policy's own, else 8.")] = None,
-    concurrency: Annotated[int, typer.Option(help="Parallel requests (openai backend).")] = 8,
+        min=1, help="Prompts per generate call (hf backend). Default: the policy's own, else 8.")] = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="Parallel requests (openai backend).")] = 8,
     api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key (openai).")] = (
         "OPENAI_API_KEY"),
     limit: Annotated[int | None, typer.Option(help="Only the first N questions (a quick look).")] = None,

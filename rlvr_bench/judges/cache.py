@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rlvr_bench.errors import ConfigError
 from rlvr_bench.paths import cache_home
 from rlvr_bench.records import Verdict, verdict_from_json
 
@@ -70,10 +71,17 @@ class JudgmentCache:
 
     def __init__(self, path: Path, busy_timeout_s: float = 60.0) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(path), timeout=busy_timeout_s, check_same_thread=False,
-                                     isolation_level=None)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(str(path), timeout=busy_timeout_s, check_same_thread=False,
+                                         isolation_level=None)
+            self._open(busy_timeout_s)
+        except (sqlite3.Error, OSError) as exc:
+            raise ConfigError(f"{path}: cannot use the judgment cache ({exc}); set RLVR_BENCH_CACHE to a writable "
+                              "folder, or pass --no-cache") from None
+
+    def _open(self, busy_timeout_s: float) -> None:
         self._conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         self._retry_locked(lambda: self._conn.execute("PRAGMA journal_mode = WAL"))
         # NORMAL: a commit survives a killed process (the WAL is on disk); only an OS
@@ -114,14 +122,18 @@ class JudgmentCache:
             return 0
         with self._lock:
             before = self._conn.total_changes
-            self._conn.execute("BEGIN IMMEDIATE")
             try:
-                self._conn.executemany(
-                    "INSERT OR IGNORE INTO judgments (key, judge, verdict, created) VALUES (?, ?, ?, ?)", rows)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
+                self._conn.execute("BEGIN IMMEDIATE")
+                try:
+                    self._conn.executemany(
+                        "INSERT OR IGNORE INTO judgments (key, judge, verdict, created) VALUES (?, ?, ?, ?)", rows)
+                    self._conn.execute("COMMIT")
+                except BaseException:
+                    self._conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:  # a read-only file or a full disk, not a bug
+                raise ConfigError(f"{self.path}: cannot write to the judgment cache ({exc}); set RLVR_BENCH_CACHE "
+                                  "to a writable folder, or pass --no-cache") from None
             return self._conn.total_changes - before
 
     def stats(self) -> CacheStats:
