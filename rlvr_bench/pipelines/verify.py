@@ -212,10 +212,10 @@ def verify(task: str | None = None, judges: Sequence[str | Judge] | None = None,
            split: str | None = None, attacks: bool = False, attack_items: int | None = None,
            calibration_bins: int = DEFAULT_CALIBRATION_BINS, batch_size: int = 64,
            on_progress: ProgressCallback | None = None, use_cache: bool = True, write: bool = True,
-           max_unscored: float = DEFAULT_MAX_UNSCORED) -> VerifyResult:
+           max_unscored: float = DEFAULT_MAX_UNSCORED, gold: str | None = None) -> VerifyResult:
     """Plan and run in one call (see :func:`plan_verify` and :func:`run_verify`)."""
     plan = plan_verify(task, judges, data, responses_file, split, n_bootstrap, seed, attacks, attack_items,
-                       calibration_bins)
+                       calibration_bins, gold)
     return run_verify(plan, out, write, batch_size, on_progress, use_cache, max_unscored)
 
 

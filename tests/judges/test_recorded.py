@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from rlvr_bench.cli import app
 from rlvr_bench.judges.recorded import parse_recorded
 from rlvr_bench.pipelines.agreement import agreement
+from rlvr_bench.pipelines.verify import verify
 
 runner = CliRunner()
 # 12 rows: two GPT-4o passes (one with an empty cell), a human label, VerifierBench letters
@@ -96,3 +97,45 @@ def test_a_bad_cell_is_named_by_file_line_and_column(tmp_path: Path) -> None:
     result = runner.invoke(app, ["agreement", "--data", str(path), "--judges", "column:nope,contains",
                                  "--out", str(tmp_path / "b")])
     assert result.exit_code == 2 and "no response has a column 'nope'" in result.stderr
+
+
+def test_verifybench_style_annotator_columns_are_raters(tmp_path: Path) -> None:
+    """VerifyBench layout (question, answer, completion, gold_correct) plus two annotator columns."""
+    rows = [{"question": "2+2?", "answer": "4", "completion": "4", "gold_correct": True, "annotator_a": "1",
+             "annotator_b": "1"},
+            {"question": "3+3?", "answer": "6", "completion": "7", "gold_correct": False, "annotator_a": "0",
+             "annotator_b": "1"},
+            {"question": "5+5?", "answer": "10", "completion": "ten", "gold_correct": True, "annotator_a": "1",
+             "annotator_b": ""}]
+    path = tmp_path / "verifybench.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = agreement(data=path, judges=["column:annotator_a", "column:annotator_b", "exact"], n_bootstrap=0,
+                       write=False)
+    summary = {row["judge"]: row for row in result.results["judge_summary"]}
+    assert summary["column:annotator_a"]["n_scored"] == 3 and summary["column:annotator_b"]["n_unscored"] == 1
+    assert result.results["has_gold"]  # gold_correct is the label beside the raters
+
+
+def test_open_qa_rows_per_system_with_alias_golds(tmp_path: Path) -> None:
+    """One row per system answer, the gold an alias list, a human correctness column (open-QA human eval)."""
+    rows = [{"id": f"{system}-1", "item_id": "q1", "question": "Who recorded 'Hey Ya!'?",
+             "reference": ["Outkast", "OutKast", "André 3000 and Big Boi"], "response": answer, "human": human}
+            for system, answer, human in [("s1", "OutKast", "correct"), ("s2", "Outkast.", "correct"),
+                                          ("s3", "Kanye West", "incorrect")]]
+    path = tmp_path / "open_qa.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    result = verify(data=path, gold="column:human", judges=["exact", "contains"], n_bootstrap=0, write=False)
+    assert result.results["overall"]["exact"]["accuracy"]["estimate"] == 1.0
+
+
+def test_lettered_multiple_choice_rows(tmp_path: Path) -> None:
+    rows = [{"question": "Which is a prime? (A) 4 (B) 6 (C) 7 (D) 9", "reference": "C", "answer_type": "choice",
+             "response": text, "label": label}
+            for text, label in [("The answer is (C)", True), ("CCCC", True), ("7", True), ("The answer is (A)", False),
+                                ("(B) 6", False)]]
+    path = tmp_path / "mc.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    results = verify(data=path, judges=["choice", "auto", "contains"], n_bootstrap=0, write=False).results
+    assert results["overall"]["choice"]["accuracy"]["estimate"] == 1.0
+    assert results["overall"]["auto"]["accuracy"]["estimate"] == 1.0
+    assert results["overall"]["contains"]["accuracy"]["estimate"] < 1.0  # it misses "7", the option text of C
