@@ -128,12 +128,13 @@ def report(args: argparse.Namespace) -> None:
         t_gen, slow = generate_and_parse(judge, triples, batch)
         rows[f"one pass, batch {batch}"] = t_one
         rows[f"generate(8) + parse, batch {batch}"] = t_gen
-        agree[batch] = sum(a.passed == b.passed for a, b in zip(fast, slow, strict=True)) / len(triples)
-        unscored = sum(v.passed is None for v in slow)
+        scored = [(a, b) for a, b in zip(fast, slow, strict=True) if b.passed is not None]
+        agree[batch] = sum(a.passed == b.passed for a, b in scored) / max(len(scored), 1)
+        unscored = len(triples) - len(scored)
         print(f"batch {batch:2d}: one pass {len(triples) / t_one:5.2f} verdicts/s, generate(8)+parse "
               f"{len(triples) / t_gen:5.2f} verdicts/s: one pass {t_gen / t_one:.1f}x faster; "
               f"generation left {unscored}/{len(triples)} unscored; same verdict on {agree[batch]:.0%} of the "
-              f"scored")
+              f"{len(scored)} it scored")
     t_one16 = rows["one pass, batch 16"]
     ceiling = matmul_flops_per_s(16 * int(mean_tokens), config.hidden_size, config.intermediate_size, args.threads)
     achieved = len(triples) / t_one16 * 2.0 * params * mean_tokens
