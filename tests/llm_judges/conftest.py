@@ -78,3 +78,13 @@ def smollm2_judge(smollm2_path: Path) -> object:
     spec = JudgeSpec("smollm2", "hf", params={"model": str(smollm2_path), "prompt": "verifier", "device": "cpu",
                                               "dtype": "float32", "batch_size": 8})
     return HFJudge(spec)
+
+
+@pytest.fixture()
+def smollm2_env(tmp_path: Path, smollm2_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh RLVR_BENCH_CACHE (empty judgment cache) whose models/smollm2 links to the converted model."""
+    cache = tmp_path / "cache"
+    (cache / "models").mkdir(parents=True)
+    (cache / "models" / "smollm2").symlink_to(smollm2_path, target_is_directory=True)
+    monkeypatch.setenv("RLVR_BENCH_CACHE", str(cache))
+    return cache

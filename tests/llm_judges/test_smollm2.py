@@ -145,16 +145,17 @@ def test_serve_judge_read_back_by_the_openai_backend_gives_the_same_soft_scores(
     assert requests > len(triples)  # the partial word "Y" was followed by a second request
 
 
-def test_the_smollm2_preset_is_a_soft_reward(smollm2_path: Path, judged: tuple[list[Triple], list[Any]]) -> None:
+def test_the_smollm2_preset_is_a_soft_reward(smollm2_env: Path, judged: tuple[list[Triple], list[Any]]) -> None:
     from rlvr_bench.judges.hf_backend import HFJudge
     from rlvr_bench.judges.registry import build_judges
     from rlvr_bench.training.rewards import JudgeReward
 
     (judge,) = build_judges(["smollm2"])
-    assert isinstance(judge, HFJudge) and judge.lm.path == str(smollm2_path)
+    assert isinstance(judge, HFJudge) and Path(judge.lm.path) == smollm2_env / "models" / "smollm2"
     triples, verdicts = judged
     reward = JudgeReward(judge, mode="soft")
     rewards = reward(prompts=[t.question for t in triples], completions=[t.response for t in triples],
                      item_id=[str(i) for i in range(len(triples))], question=[t.question for t in triples],
                      reference=[t.reference for t in triples])
     assert rewards == pytest.approx([v.p_pass for v in verdicts], abs=1e-4)  # float32 on cpu, as the fixture
+    assert judge.usage().verdicts == len(triples)  # judged here, not read from a cache
