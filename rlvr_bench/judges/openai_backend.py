@@ -2,6 +2,12 @@
 
 One request per triple, ``max_tokens=1``, ``temperature=0``, with ``logprobs``
 and ``top_logprobs`` so the first token's distribution gives the soft score.
+When a returned token only *begins* a verdict word ("Y" of "YES" in SmolLM2's
+tokenizer), a follow-up request continues the assistant turn with that text
+(``continue_final_message``) and its top log-probabilities give the rest of
+the word, up to three tokens deep: P("YES") = P("Y") x P("ES" | "Y"), as
+generating the word would give it and as the hf backend computes it in one
+pass (equal up to the tokens outside the returned top log-probabilities).
 Requests run concurrently (``asyncio`` with a semaphore). Failures that may
 pass (HTTP 429, 5xx, timeouts, dropped connections, malformed bodies) are
 retried a bounded number of times with exponential backoff, honouring the
@@ -24,7 +30,12 @@ Preset parameters (besides those of :mod:`rlvr_bench.judges.model_judge`):
 - ``concurrency`` (default 32), ``timeout_s`` (per request, default 60),
   ``max_retries`` (default 4), ``backoff_initial_s`` (1), ``backoff_max_s`` (30),
   ``max_retry_after_s`` (60);
-- ``extra_body``: extra JSON fields for the request (server-specific options).
+- ``extra_body``: extra JSON fields for the request (server-specific options);
+- ``verdict_followups``: follow partial verdict words with extra requests ("auto", the
+  default: yes for any ``base_url``, no for api.openai.com, whose tokenizers spell YES/NO in
+  one token and which cannot continue an assistant turn; or true / false);
+  ``followup_min_prob`` (default 1e-4): partial words less likely than this are not followed;
+- ``min_verdict_mass`` / ``low_verdict_mass``: as for the hf backend.
 """
 
 from __future__ import annotations
@@ -41,11 +52,13 @@ from typing import Any
 
 from rlvr_bench.judges.base import JudgeSpec, Triple
 from rlvr_bench.judges.model_judge import ModelJudge
-from rlvr_bench.judges.verdict_parsing import verdict_from_top_logprobs
+from rlvr_bench.judges.verdict_parsing import LOW_VERDICT_MASS, MIN_VERDICT_MASS, verdict_from_top_logprobs
 from rlvr_bench.records import Verdict
 
 #: HTTP statuses worth retrying: timeout, conflict, rate limit, server errors
 RETRYABLE_STATUSES = frozenset({408, 409, 429, 500, 502, 503, 504})
+#: the longest verdict word followed, in tokens (the first request's token included)
+MAX_VERDICT_TOKENS = 3
 
 
 @dataclass(frozen=True)
@@ -136,8 +149,19 @@ def _status_message(exc: Any) -> str:
             504: "gateway timeout"}.get(exc.status_code, _first_line(exc))
 
 
-def verdict_from_completion(completion: Any, judge: ModelJudge, logprobs_requested: bool) -> Verdict:
-    """Turn a chat-completion object into a verdict (pure apart from reading attributes)."""
+@dataclass(frozen=True)
+class FirstToken:
+    """The first output token of a chat completion, its top log-probabilities and the token usage."""
+
+    output: str
+    #: (token text, natural-log probability); None when the server returned no log-probabilities
+    top: list[tuple[str, float]] | None
+    prompt_tokens: int | None
+    completion_tokens: int | None
+
+
+def parse_completion(completion: Any) -> FirstToken:
+    """Read a chat-completion object (pure apart from reading attributes); MalformedResponse without choices."""
     choices = getattr(completion, "choices", None)
     if not choices:
         raise MalformedResponse("no choices in the response")
@@ -157,7 +181,22 @@ def verdict_from_completion(completion: Any, judge: ModelJudge, logprobs_request
         top = [(entry.token, entry.logprob) for entry in (getattr(first, "top_logprobs", None) or [])]
         if not top and getattr(first, "logprob", None) is not None:
             top = [(first.token, first.logprob)]
-    verdict = verdict_from_top_logprobs(output, top, judge.words, prompt_tokens, completion_tokens)
+    return FirstToken(output, top, prompt_tokens, completion_tokens)
+
+
+def verdict_from_completion(completion: Any, judge: ModelJudge, logprobs_requested: bool,
+                            continued: Sequence[tuple[str, float]] = ()) -> Verdict:
+    """Turn a chat-completion object into a verdict.
+
+    ``continued`` holds (whole word text, log-probability) of multi-token verdict
+    words found by follow-up requests; they add to the first token's top list.
+    """
+    first = parse_completion(completion)
+    top = None if first.top is None else [*first.top, *continued]
+    params = judge.spec.params
+    verdict = verdict_from_top_logprobs(first.output, top, judge.words, first.prompt_tokens, first.completion_tokens,
+                                        min_mass=float(params.get("min_verdict_mass", MIN_VERDICT_MASS)),
+                                        low_mass=float(params.get("low_verdict_mass", LOW_VERDICT_MASS)))
     if top is None and logprobs_requested and verdict.passed is not None:
         verdict = replace(verdict, error="no soft score: the server returned no log-probabilities")
     return verdict
@@ -210,19 +249,23 @@ class OpenAIJudge(ModelJudge):
         self.max_retry_after_s = float(params.get("max_retry_after_s", 60.0))
         extra = params.get("extra_body") or {}
         self.extra_body: dict[str, Any] = dict(extra) if isinstance(extra, Mapping) else {}
+        followups = params.get("verdict_followups", "auto")
+        self.followups = self.base_url() is not None if followups == "auto" else bool(followups)
+        self.followup_min_prob = float(params.get("followup_min_prob", 1e-4))
 
     def base_url(self) -> str | None:
         from_env = os.environ.get(str(self.url_env)) if self.url_env else None
         url = from_env or self.spec.params.get("base_url")
         return str(url) if url else None
 
-    def _request(self, triple: Triple) -> dict[str, Any]:
+    def _request(self, triple: Triple, continuation: str = "") -> dict[str, Any]:
+        """The request for ``triple``; ``continuation`` (a partial verdict word) is appended to the assistant turn."""
         rendered = self.render(triple)
         messages = rendered.chat_messages()
         extra_body = dict(self.extra_body)
-        if rendered.assistant_prefix:
+        if rendered.assistant_prefix or continuation:
             # continue the assistant turn (vLLM's chat API); the verdict is the next token
-            messages.append({"role": "assistant", "content": rendered.assistant_prefix})
+            messages.append({"role": "assistant", "content": rendered.assistant_prefix + continuation})
             extra_body.update({"continue_final_message": True, "add_generation_prompt": False})
         request: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": 0,
                                    self.max_tokens_field: 1}
@@ -254,21 +297,19 @@ class OpenAIJudge(ModelJudge):
             await client.close()
 
     async def _judge_one(self, client: Any, limit: asyncio.Semaphore, triple: Triple) -> Verdict:
-        request = self._request(triple)
         failure = CallFailure("no attempt made", retryable=False)
         for attempt in range(self.max_retries + 1):
             began = time.perf_counter()
+            calls = [0]
             try:
-                async with limit:
-                    completion = await client.chat.completions.create(**request)
-                    verdict = verdict_from_completion(completion, self, self.logprobs)
+                verdict = await self._attempt(client, limit, triple, calls)
             except Exception as exc:  # every failure becomes a CallFailure; none escapes as "incorrect"
                 failure = classify_failure(exc)
             else:
                 self.meter.add(verdicts=1, prompt_tokens=verdict.prompt_tokens,
-                               completion_tokens=verdict.completion_tokens, calls=1, retries=attempt)
+                               completion_tokens=verdict.completion_tokens, calls=calls[0], retries=attempt)
                 return replace(verdict, latency_s=time.perf_counter() - began)
-            self.meter.add(calls=1)
+            self.meter.add(calls=max(calls[0], 1))
             if not failure.retryable or attempt == self.max_retries:
                 break
             # waiting happens outside the semaphore so other requests keep the slots busy
@@ -278,6 +319,49 @@ class OpenAIJudge(ModelJudge):
         suffix = f" (gave up after {attempts} attempts)" if failure.retryable else ""
         self.meter.add(retries=attempt)
         return Verdict(passed=None, p_pass=None, raw="", error=_scrub(failure.reason + suffix, self.key_env))
+
+    async def _attempt(self, client: Any, limit: asyncio.Semaphore, triple: Triple, calls: list[int]) -> Verdict:
+        """One try: the first request, then the follow-ups for partial verdict words (any failure raises)."""
+        async with limit:
+            calls[0] += 1
+            completion = await client.chat.completions.create(**self._request(triple))
+        first = parse_completion(completion)
+        continued: list[tuple[str, float]] = []
+        if first.top and self.followups:
+            continued = await self._follow_partial_words(client, limit, triple, first.top, calls)
+        return verdict_from_completion(completion, self, self.logprobs, continued)
+
+    async def _follow_partial_words(self, client: Any, limit: asyncio.Semaphore, triple: Triple,
+                                    top: Sequence[tuple[str, float]], calls: list[int]) -> list[tuple[str, float]]:
+        """(word text, log-probability) of each multi-token verdict word reachable from ``top``'s partial words."""
+        import math
+
+        words = self.words
+        threshold = math.log(self.followup_min_prob) if self.followup_min_prob > 0 else -math.inf
+        frontier = [(text, lp) for text, lp in top if words.extends(text) and lp >= threshold]
+        found: list[tuple[str, float]] = []
+        for _depth in range(1, MAX_VERDICT_TOKENS):
+            if not frontier:
+                break
+            rows = await asyncio.gather(*(self._continuation_top(client, limit, triple, text, calls)
+                                          for text, _lp in frontier))
+            next_frontier: list[tuple[str, float]] = []
+            for (text, logprob), row in zip(frontier, rows, strict=True):
+                for token, token_logprob in row:
+                    joined, total = text + token, logprob + token_logprob
+                    if words.classify(joined) is not None:
+                        found.append((joined, total))
+                    elif words.extends(joined) and total >= threshold:
+                        next_frontier.append((joined, total))
+            frontier = next_frontier
+        return found
+
+    async def _continuation_top(self, client: Any, limit: asyncio.Semaphore, triple: Triple, continuation: str,
+                                calls: list[int]) -> list[tuple[str, float]]:
+        async with limit:
+            calls[0] += 1
+            completion = await client.chat.completions.create(**self._request(triple, continuation))
+        return parse_completion(completion).top or []
 
 
 def _scrub(text: str, key_env: str) -> str:

@@ -73,11 +73,11 @@ class VLLMJudge(ModelJudge):
         super().__init__(spec)
         from vllm import LLM, SamplingParams  # optional extra: imported only when this backend is chosen
 
-        from rlvr_bench.judges.tiny_judge import resolve_model_ref
+        from rlvr_bench.checkpoints import resolve_checkpoint
 
         params = spec.params
         self.llm = LLM(
-            model=resolve_model_ref(str(params["model"])),
+            model=resolve_checkpoint(str(params["model"])),
             revision=params.get("revision"),
             tensor_parallel_size=int(params.get("tensor_parallel_size", 1)),
             dtype=str(params.get("dtype", "auto")),

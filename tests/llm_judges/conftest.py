@@ -58,3 +58,33 @@ def judge_server(tiny_judge_path: Path) -> Iterator[object]:
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def smollm2_path() -> Path:
+    """The converted SmolLM2-135M-Instruct checkpoint. `make test` installs and converts it first, so a
+    missing model is an error here (ConfigError saying what to run), never a skip."""
+    from rlvr_bench.checkpoints import resolve_checkpoint
+
+    return Path(resolve_checkpoint("smollm2"))
+
+
+@pytest.fixture(scope="session")
+def smollm2_judge(smollm2_path: Path) -> object:
+    """The `smollm2` preset's model in float32 (exact comparisons), 2 threads."""
+    from rlvr_bench.judges.base import JudgeSpec
+    from rlvr_bench.judges.hf_backend import HFJudge
+
+    spec = JudgeSpec("smollm2", "hf", params={"model": str(smollm2_path), "prompt": "verifier", "device": "cpu",
+                                              "dtype": "float32", "batch_size": 8})
+    return HFJudge(spec)
+
+
+@pytest.fixture()
+def smollm2_env(tmp_path: Path, smollm2_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A fresh RLVR_BENCH_CACHE (empty judgment cache) whose models/smollm2 links to the converted model."""
+    cache = tmp_path / "cache"
+    (cache / "models").mkdir(parents=True)
+    (cache / "models" / "smollm2").symlink_to(smollm2_path, target_is_directory=True)
+    monkeypatch.setenv("RLVR_BENCH_CACHE", str(cache))
+    return cache

@@ -111,13 +111,32 @@ def test_check_says_what_to_set_without_loading(model: str | None, reason: str |
     assert HFJudge.check(JudgeSpec("x", "hf", params=params)) == reason
 
 
-def test_a_verdict_word_that_is_no_token_is_a_config_error(tiny_judge_path: Path) -> None:
-    from rlvr_bench.errors import ConfigError
+def test_a_verdict_word_of_several_tokens_is_scored_as_generation_would(tiny_judge_path: Path) -> None:
+    # "CORRECT" is several tokens in the tiny judge's 512-token vocabulary: one pass (prompt + the verdict
+    # tree's inner nodes, tree attention) must give what teacher-forced passes over each spelling give
+    import math
 
-    spec = JudgeSpec("odd", "hf", params={"model": str(tiny_judge_path), "device": "cpu",
+    import torch
+
+    spec = JudgeSpec("odd", "hf", params={"model": str(tiny_judge_path), "device": "cpu", "threads": 1,
                                           "verdict_words": {"positive": ["CORRECT"], "negative": ["NO"]}})
-    with pytest.raises(ConfigError, match=r"no single token of model .* spells the positive verdict word"):
-        HFJudge(spec)
+    judge = HFJudge(spec)
+    lm, words = judge.lm, judge.words
+    multi = [tuple(lm.tokenizer.encode(s, add_special_tokens=False)) for s in words.spellings()]
+    assert max(len(ids) for ids in multi) >= 3 and judge.sequences.multi_token
+    triples = synthetic_triples(5, seed=4)
+    verdicts = judge.judge_batch(triples)
+    for triple, verdict in zip(triples, verdicts, strict=True):
+        prompt = lm.encode(judge.render(triple))
+        p = {True: 0.0, False: 0.0}
+        with torch.inference_mode():
+            for ids, side in judge.sequences.sequences:
+                logprobs = torch.log_softmax(lm.model(input_ids=torch.tensor([prompt + list(ids)])).logits[0], -1)
+                p[side] += math.exp(sum(float(logprobs[len(prompt) - 1 + k, t]) for k, t in enumerate(ids)))
+        assert verdict.passed is not None and verdict.p_pass == pytest.approx(p[True] / (p[True] + p[False]),
+                                                                              abs=1e-5)
+    alone = [judge.judge_batch([t])[0] for t in triples]  # padding and the tree mask leave rows independent
+    assert [v.p_pass for v in alone] == pytest.approx([v.p_pass for v in verdicts], abs=1e-5)
 
 
 def test_a_resumed_run_gives_bitwise_identical_verdicts(tiny_hf_judge: Any, tmp_path: Path) -> None:

@@ -7,10 +7,12 @@ import math
 import pytest
 
 from rlvr_bench.judges.verdict_parsing import (
+    LOW_MASS_PREFIX,
     VerdictWords,
     verdict_from_probabilities,
     verdict_from_text,
     verdict_from_top_logprobs,
+    verdict_mass_from_error,
     verdict_probabilities,
 )
 
@@ -55,12 +57,39 @@ def test_an_exact_tie_is_no() -> None:
     assert verdict.passed is False and verdict.p_pass == 0.5
 
 
-def test_output_that_is_neither_word_is_unscored_with_the_reason() -> None:
+def test_output_that_is_neither_word_is_scored_by_the_verdict_mass_and_flagged() -> None:
+    # the model began "The", but 0.4 of its probability is on the words: the conditional P(YES | YES or NO)
+    # is well defined; the verdict says how little mass it rests on
     top = [("The", ln(0.6)), ("YES", ln(0.3)), ("NO", ln(0.1))]
     verdict = verdict_from_top_logprobs("The", top, YES_NO)
+    assert verdict.passed is True and verdict.p_pass == pytest.approx(0.75)
+    assert verdict.error is not None and verdict.error.startswith(LOW_MASS_PREFIX)
+    assert verdict_mass_from_error(verdict) == pytest.approx(0.4)
+    assert verdict.raw == "The"
+
+
+def test_enough_verdict_mass_is_not_flagged_and_too_little_is_unscored() -> None:
+    assert verdict_from_probabilities("YES", 0.5, 0.2, YES_NO).error is None
+    assert verdict_from_probabilities("YES", 0.3, 0.1, YES_NO, low_mass=0.3).error is None
+    flagged = verdict_from_probabilities("The", 0.3, 0.1, YES_NO)
+    assert flagged.passed is True and verdict_mass_from_error(flagged) == pytest.approx(0.4)
+    unscored = verdict_from_probabilities("The", 1e-8, 1e-8, YES_NO)
+    assert unscored.passed is None and unscored.p_pass is None and unscored.raw == "The"
+    assert unscored.error is not None and "min_verdict_mass" in unscored.error
+    assert verdict_from_probabilities("The", 1e-8, 1e-8, YES_NO, min_mass=0.0).passed is False
+
+
+def test_output_that_is_neither_word_without_any_verdict_mass_is_unscored_with_the_reason() -> None:
+    verdict = verdict_from_top_logprobs("The", [("The", ln(0.6)), ("A", ln(0.3))], YES_NO)
     assert verdict.passed is None and verdict.p_pass is None
     assert verdict.error == "unparseable verdict: output 'The' is neither YES nor NO"
     assert verdict.raw == "The"
+
+
+def test_partial_verdict_words() -> None:
+    assert YES_NO.extends("Y") and YES_NO.extends(" Y") and YES_NO.extends("Ġye") and YES_NO.extends("N")
+    assert not YES_NO.extends("YES") and not YES_NO.extends("Y ") and not YES_NO.extends("") \
+        and not YES_NO.extends("X")
 
 
 def test_verdict_word_without_soft_score_when_no_verdict_token_is_in_the_top_list() -> None:

@@ -36,10 +36,15 @@ def test_top_logprobs_give_the_soft_score() -> None:
 
 
 def test_sampled_token_outside_the_top_k_is_still_read() -> None:
-    # vLLM adds the sampled token to the top-k dict; here it is "The", so the verdict is unscored
+    # vLLM adds the sampled token to the top-k dict; here it is "The": the verdict words still hold 0.5 of the
+    # probability, so P(YES | YES or NO) scores it (not flagged: 0.5 is not below low_verdict_mass)
     first = {YES_ID: logprob("YES", 0.3, 2), NO_ID: logprob("NO", 0.2, 3), THE_ID: logprob("The", 0.4, 1)}
     verdict = verdicts_from_vllm_outputs([request_output([THE_ID], "The", first)], VerdictWords())[0]
-    assert verdict.passed is None and verdict.error == "unparseable verdict: output 'The' is neither YES nor NO"
+    assert verdict.passed is True and verdict.p_pass == pytest.approx(0.6) and verdict.raw == "The"
+    assert verdict.error is None
+    only_the = {THE_ID: logprob("The", 0.9, 1)}
+    unscored = verdicts_from_vllm_outputs([request_output([THE_ID], "The", only_the)], VerdictWords())[0]
+    assert unscored.passed is None and unscored.error == "unparseable verdict: output 'The' is neither YES nor NO"
 
 
 def test_no_logprobs_and_no_output() -> None:
