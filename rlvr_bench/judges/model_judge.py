@@ -112,6 +112,8 @@ class ModelJudge(BaseJudge):
     soft = True
     #: verdicts of model judges are expensive and deterministic: judging.py caches them
     cacheable = True
+    #: several acceptable references are listed in one prompt (prompting.reference_text), not judged one by one
+    multi_reference = "all"
 
     def __init__(self, spec: JudgeSpec) -> None:
         super().__init__(spec)

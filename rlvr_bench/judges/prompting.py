@@ -42,6 +42,14 @@ _PLACEHOLDER_RE = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 _SECTION_RE = re.compile(r"^\[(\w+)\]\s*$")
 
 
+def reference_text(triple: Triple) -> str:
+    """``{reference}`` in a prompt: the reference, or every acceptable one when there are several
+    ("Outkast (also accepted: OutKast; André 3000 and Big Boi)"), so a model judge sees them all at once."""
+    if not triple.aliases:
+        return triple.reference
+    return f"{triple.reference} (also accepted: {'; '.join(triple.aliases)})"
+
+
 @dataclass(frozen=True)
 class PromptTemplate:
     """A parsed verifier prompt. Exactly one of ``user`` / ``raw_prompt`` is set."""
@@ -62,7 +70,7 @@ class PromptTemplate:
         values = {
             "question": triple.question,
             "final_step": triple.final_step,
-            "reference": triple.reference,
+            "reference": reference_text(triple),
             "response": triple.response,
             "domain": triple.domain,
             "answer_type": triple.answer_type,

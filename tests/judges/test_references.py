@@ -47,3 +47,24 @@ def test_importers_read_reference_lists_and_alias_columns(tmp_path: Path) -> Non
                    "OutKast\n", encoding="utf-8")
     items, _, _ = import_file(csv)
     assert items[0].references == ("Outkast", "OutKast", "André 3000")
+
+
+def test_a_model_judge_sees_every_reference_in_one_prompt() -> None:
+    from rlvr_bench.judges.base import JudgeSpec
+    from rlvr_bench.judges.model_judge import ModelJudge
+
+    class Recording(ModelJudge):
+        seen: list[str] = []
+
+        def judge_batch(self, triples):  # type: ignore[no-untyped-def]
+            from rlvr_bench.records import Verdict
+
+            Recording.seen += [" ".join(content for _, content in self.render(t).messages) for t in triples]
+            return [Verdict(True, 0.9) for _ in triples]
+
+    judge_ = Recording(JudgeSpec("rec", "test", params={"prompt": "verifier"}))
+    triple = Triple("Who recorded 'Hey Ya!'?", "Outkast", "OutKast", "text", "", ("OutKast", "André 3000"))
+    verdict = judge_triples(judge_, [triple], cache=None)[0]
+    assert verdict.passed is True and len(Recording.seen) == 1  # one prompt, not one per reference
+    assert "Outkast (also accepted: OutKast; André 3000)" in Recording.seen[0]
+    assert judge_.cache_key(triple) != judge_.cache_key(triple.with_reference("Outkast"))
