@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -54,7 +55,7 @@ def test_a_model_judge_sees_every_reference_in_one_prompt() -> None:
     from rlvr_bench.judges.model_judge import ModelJudge
 
     class Recording(ModelJudge):
-        seen: list[str] = []
+        seen: ClassVar[list[str]] = []
 
         def judge_batch(self, triples):  # type: ignore[no-untyped-def]
             from rlvr_bench.records import Verdict
