@@ -137,6 +137,19 @@ CASES = [
          "mine.yaml:4: YAML aliases (*name) are not supported"),
     Case("preset NaN timeout", _preset(yaml.safe_dump({"backend": "exact"}) + "params:\n  timeout_s: .nan\n"),
          "mine.yaml: field 'params.timeout_s': nan is not a usable number"),
+    Case("openai preset top_logprobs text", _preset(yaml.safe_dump({"backend": "openai", "params": {
+        "model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key_required": False, "top_logprobs": "abc"}})),
+         "parameter 'top_logprobs' must be a whole number, got 'abc'"),
+    Case("openai preset concurrency list", _preset(yaml.safe_dump({"backend": "openai", "params": {
+        "model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key_required": False, "concurrency": [1]}})),
+         "parameter 'concurrency' must be a whole number, got [1]"),
+    Case("hf preset batch size text", _preset(yaml.safe_dump({"backend": "hf", "params": {
+        "model": "rlvr-bench:tiny-judge", "batch_size": "x"}})), "parameter 'batch_size' must be a whole number"),
+    Case("train dry run with a mistyped reward preset", lambda root: [
+        "train", "--recipe", "mini-quick", "--dry-run", "--reward", _preset(yaml.safe_dump({"backend": "openai",
+        "params": {"model": "m", "base_url": "http://127.0.0.1:9/v1", "api_key_required": False,
+                   "timeout_s": "soon"}}))(root)[2].split(",")[1] + ":binary"],
+         "parameter 'timeout_s' must be a number >= 0, got 'soon'"),
     Case("run judgments latency text", _run_with_judgments({"latency_s": "abc"}),
          "judgments.jsonl:2: field 'latency_s' must be a number of seconds >= 0"),
     Case("run judgments token count", _run_with_judgments({"prompt_tokens": "many"}),

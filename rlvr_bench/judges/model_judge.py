@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import threading
 from collections.abc import Mapping
@@ -104,6 +105,31 @@ class UsageMeter:
                 cost = (self._prompt * (price_in or 0.0) + self._completion * (price_out or 0.0)) / 1e6
             per_1k = cost / self._verdicts * 1000 if cost is not None and self._verdicts else None
             return Usage(self._verdicts, self._prompt, self._completion, self._calls, self._retries, cost, per_1k)
+
+
+#: the numeric parameters of the model backends and the type each must have (all >= 0); checked
+#: before any judge is built, so a typo in a preset is one line, not a TypeError mid-run
+NUMERIC_PARAMS: dict[str, type] = {
+    "top_logprobs": int, "concurrency": int, "max_retries": int, "batch_size": int, "max_batch_tokens": int,
+    "max_prompt_tokens": int, "threads": int, "timeout_s": float, "backoff_initial_s": float,
+    "backoff_max_s": float, "max_retry_after_s": float, "followup_min_prob": float, "min_verdict_mass": float,
+    "low_verdict_mass": float, "price_input_per_mtok": float, "price_output_per_mtok": float,
+}
+
+
+def param_problem(spec: JudgeSpec) -> str | None:
+    """Why a model judge's numeric parameter is unusable (wrong type, negative, not finite), else None."""
+    where = f"judge {spec.name!r}" + (f" ({spec.source})" if spec.source else "")
+    for name, kind in NUMERIC_PARAMS.items():
+        value = spec.params.get(name)
+        if value is None:
+            continue
+        number_ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if kind is int and not (number_ok and float(value).is_integer()):
+            return f"{where}: parameter {name!r} must be a whole number, got {value!r}"
+        if not number_ok or not math.isfinite(value) or value < 0:
+            return f"{where}: parameter {name!r} must be a number >= 0, got {value!r}"
+    return None
 
 
 class ModelJudge(BaseJudge):

@@ -126,8 +126,20 @@ def availability(spec: JudgeSpec) -> str | None:
         cls = _backend_class(spec)
     except ConfigError as exc:
         return str(exc)
+    problem = parameter_problem(spec)
+    if problem is not None:
+        return problem
     reason: str | None = cls.check(spec)
     return reason
+
+
+def parameter_problem(spec: JudgeSpec) -> str | None:
+    """A preset parameter that is wrong wherever the judge runs (a mistyped number), else None; unlike a
+    missing key or GPU, this makes a recipe invalid even where the judge is not meant to run."""
+    from rlvr_bench.judges.model_judge import ModelJudge, param_problem
+
+    cls = _backend_class(spec)
+    return param_problem(spec) if isinstance(cls, type) and issubclass(cls, ModelJudge) else None
 
 
 def build_judge(spec: JudgeSpec) -> Judge:

@@ -23,7 +23,7 @@ from typing import Any
 
 from rlvr_bench.errors import ConfigError
 from rlvr_bench.judges.base import Judge
-from rlvr_bench.judges.registry import availability, judge, resolve_preset
+from rlvr_bench.judges.registry import availability, judge, parameter_problem, resolve_preset
 from rlvr_bench.judging import DEFAULT_MAX_UNSCORED, FailureBudget
 from rlvr_bench.pipelines.engine import PolicyEvaluation
 from rlvr_bench.prompting import PromptFormat
@@ -204,6 +204,9 @@ def dry_run(recipe: Recipe) -> dict[str, Any]:
     report["judges"] = {}
     for role, name in judges.items():
         spec = resolve_preset(name).spec  # unknown names fail here
+        problem = parameter_problem(spec)  # and so do mistyped parameters, on any machine
+        if problem is not None:
+            raise ConfigError(problem)
         report["judges"][role] = {"name": spec.name, "backend": spec.backend,
                                   "available_here": availability(spec) is None,
                                   "note": availability(spec)}
