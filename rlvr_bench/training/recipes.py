@@ -467,4 +467,10 @@ def load_recipe(name_or_path: str) -> Recipe:
             raise unknown_name("recipe", name_or_path, paths)
         path = paths[name_or_path]
     data = read_yaml_mapping(path, "a recipe")
-    return recipe_from_mapping(data, path)
+    recipe = recipe_from_mapping(data, path)
+    source = Path(recipe.policy.source)
+    if not recipe.policy.is_tiny and not source.is_absolute() and (path.parent / source).is_dir():
+        # a checkpoint shipped beside the recipe (training/checkpoints/...): found wherever the package is
+        recipe = dataclasses.replace(recipe, policy=dataclasses.replace(recipe.policy,
+                                                                        source=str(path.parent / source)))
+    return recipe
