@@ -54,6 +54,37 @@ def _verify(task: str) -> Callable[[Path], object]:
     return produce
 
 
+#: what a train-and-eval reference run keeps: the report's inputs, not the checkpoints (megabytes each)
+TRAIN_AND_EVAL_KEPT = ("config.json", "results.json", "items.jsonl", "responses.jsonl", "judgments.jsonl",
+                       "cells/*/log.jsonl", "cells/*/results.json", "cells/*/config.json")
+
+
+def _train_and_eval(recipe: str) -> Callable[[Path], object]:
+    def produce(out: Path) -> object:
+        import tempfile
+
+        from rlvr_bench.training.matrix import MatrixRequest, train_and_eval
+
+        with tempfile.TemporaryDirectory() as scratch:
+            run = Path(scratch) / out.name
+            results = train_and_eval(MatrixRequest(recipe=recipe, out=run), say=print)
+            keep_report_inputs(run, out)
+        return results
+
+    return produce
+
+
+def keep_report_inputs(run: Path, out: Path) -> None:
+    """Copy the files a train-and-eval report reads from ``run`` to ``out`` (replacing ``out``)."""
+    if out.exists():
+        shutil.rmtree(out)
+    for pattern in TRAIN_AND_EVAL_KEPT:
+        for source in sorted(run.glob(pattern)):
+            target = out / source.relative_to(run)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target)
+
+
 REFERENCE_RUNS: tuple[ReferenceRun, ...] = (
     ReferenceRun("agreement-starter", "Agreement of every offline judge on the 72 labelled responses of the "
                  "hand-written starter task (8 domains).", "agreement", _agreement("starter")),
@@ -62,6 +93,9 @@ REFERENCE_RUNS: tuple[ReferenceRun, ...] = (
     ReferenceRun("verify-verifier-gold", "Accuracy of every offline judge against gold labels on verifier-gold, "
                  "with calibration of the soft judges and the master-key / perturbation attack suite.", "verify",
                  _verify("verifier-gold")),
+    ReferenceRun("train-and-eval-mini-demo", "`make demo`'s experiment (recipe mini-demo): rule against model "
+                 "reward from one SFT start, every policy judged on 1,200 held-out questions; checkpoints left out.",
+                 "train-and-eval", _train_and_eval("mini-demo")),
 )
 #: comparison pages: (file name, title, run names)
 COMPARISONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -111,6 +145,10 @@ def _headline(folder: Path) -> list[str]:
                    key=lambda pair: pair[1] if pair[1] is not None else -1.0, default=None)
         if best is not None:
             lines.append(f"most accurate: {best[0]}, {ci_text(overall[best[0]].get('accuracy'))}")
+    elif results.get("schema") == "rlvr-bench/train-and-eval/v1":
+        from rlvr_bench.report.summary import train_and_eval_summary
+
+        lines.extend(line.strip() for line in train_and_eval_summary(results)[1:])
     return lines
 
 
