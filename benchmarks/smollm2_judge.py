@@ -23,7 +23,6 @@ with its load; the script prints the load average next to the numbers.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -35,17 +34,13 @@ sys.path.insert(0, str(REPO))
 
 
 def gold_triples(n: int) -> list[Any]:
-    from rlvr_bench.assets import asset_dir
+    """The first ``n`` labelled responses of the bundled verifier-gold task, as every command judges them."""
     from rlvr_bench.judges.base import Triple
+    from rlvr_bench.tasks import load_task
 
-    folder = asset_dir("tasks") / "verifier-gold"
-    items = {}
-    for line in (folder / "items.jsonl").read_text(encoding="utf-8").splitlines():
-        item = json.loads(line)
-        items[item["id"]] = item
-    responses = [json.loads(line) for line in (folder / "responses.jsonl").read_text(encoding="utf-8").splitlines()]
-    return [Triple(items[r["item_id"]]["question"], items[r["item_id"]]["reference"], r["text"])
-            for r in responses[:n]]
+    task = load_task("verifier-gold")
+    by_id = {item.id: item for item in task.items}
+    return [Triple.of(by_id[r.item_id], r) for r in task.responses[:n]]
 
 
 def make_judge(dtype: str, batch_size: int) -> Any:

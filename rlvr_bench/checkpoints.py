@@ -29,7 +29,6 @@ import contextlib
 import hashlib
 import importlib.util
 import json
-import shutil
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rlvr_bench.errors import ConfigError
-from rlvr_bench.paths import models_home
+from rlvr_bench.paths import build_once, models_home
 
 if TYPE_CHECKING:
     import torch
@@ -97,21 +96,8 @@ def is_converted(folder: Path) -> bool:
 
 def convert_gguf(gguf_file: Path, target: Path, timeout_s: float = 900.0) -> Path:
     """Convert ``gguf_file`` into a safetensors checkpoint at ``target`` unless already done; returns target."""
-    from filelock import FileLock
-
-    if is_converted(target):
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock", timeout=timeout_s):
-        if is_converted(target):  # another process finished while we waited
-            return target
-        staging = target.with_name(target.name + ".converting")
-        shutil.rmtree(staging, ignore_errors=True)
-        _write_converted(gguf_file, staging)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    return target
+    return build_once(target, is_converted, lambda staging: _write_converted(gguf_file, staging), timeout_s,
+                      ".converting")
 
 
 def _write_converted(gguf_file: Path, staging: Path) -> None:

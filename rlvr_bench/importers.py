@@ -30,7 +30,16 @@ from typing import Any
 
 from rlvr_bench.errors import InputError, UserError
 from rlvr_bench.judges.recorded import SOURCE_KEY
-from rlvr_bench.records import ANSWER_TYPES, Item, Response, iter_jsonl, open_text, reference_list
+from rlvr_bench.records import (
+    ANSWER_TYPES,
+    LABEL_FALSE,
+    LABEL_TRUE,
+    Item,
+    Response,
+    iter_jsonl,
+    open_text,
+    reference_list,
+)
 
 #: the longest CSV field read (bytes); csv's own default is 128 KiB
 MAX_CSV_FIELD = 64 * 2**20
@@ -38,8 +47,6 @@ MAX_CSV_FIELD = 64 * 2**20
 #: VerifierBench's three-way labels; "Invalid" (truncated, off-task, no final answer)
 #: is not a correct answer, so it is False for binary correctness (kept in metadata).
 VERIFIERBENCH_LABELS = {"correct": True, "a": True, "incorrect": False, "b": False, "invalid": False, "c": False}
-_TRUE = {"true", "1", "yes", "correct", "y", "t"}
-_FALSE = {"false", "0", "no", "incorrect", "n", "f", "invalid"}
 
 FORMATS: dict[str, tuple[str, ...]] = {
     "verifierbench": ("question", "gold_answer", "llm_response", "gold_judgment"),
@@ -164,9 +171,9 @@ def _bool(value: Any, where: str, name: str, mapping: Mapping[str, bool] | None 
             return mapping[key]
         raise InputError(f"{where}: field '{name}': unknown label value {value!r} (expected one of "
                          f"{', '.join(sorted({k.capitalize() for k in mapping if len(k) > 1}))})")
-    if key in _TRUE:
+    if key in LABEL_TRUE:
         return True
-    if key in _FALSE:
+    if key in LABEL_FALSE:
         return False
     raise InputError(f"{where}: field '{name}': unknown label value {value!r} (expected true/false)")
 

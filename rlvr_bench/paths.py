@@ -8,6 +8,8 @@ platform cache folder (``~/.cache/rlvr-bench``).
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from rlvr_bench.assets import repo_root
@@ -31,3 +33,28 @@ def models_home() -> Path:
     path = cache_home() / "models"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def build_once(target: Path, is_done: Callable[[Path], bool], build: Callable[[Path], object],
+               timeout_s: float = 600.0, staging_suffix: str = ".building") -> Path:
+    """Build ``target`` with ``build(staging_dir)`` unless ``is_done(target)``; safe across processes.
+
+    The build runs into a sibling staging folder that is renamed into place, under a file lock, so a
+    concurrent process waits and then finds the finished build, and a killed build never leaves a
+    half-written folder where ``target`` is expected.
+    """
+    from filelock import FileLock
+
+    if is_done(target):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(target) + ".lock", timeout=timeout_s):
+        if is_done(target):  # another process finished while we waited
+            return target
+        staging = target.with_name(target.name + staging_suffix)
+        shutil.rmtree(staging, ignore_errors=True)
+        build(staging)
+        if target.exists():
+            shutil.rmtree(target)
+        staging.rename(target)
+    return target

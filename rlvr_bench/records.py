@@ -24,6 +24,10 @@ from rlvr_bench.errors import InputError
 
 #: Answer types a task may declare; judges use them to pick a comparison.
 ANSWER_TYPES = ("number", "quantity", "expression", "text", "choice", "boolean", "list")
+#: How correctness labels are written in data files (lower-cased): the one vocabulary of the importers'
+#: label columns and of recorded verdict columns (``column:NAME`` adds VerifierBench's letters).
+LABEL_TRUE = frozenset({"true", "1", "yes", "correct", "y", "t"})
+LABEL_FALSE = frozenset({"false", "0", "no", "incorrect", "n", "f", "invalid"})
 #: Splits an item may belong to; evaluation defaults to "test", training uses "train".
 SPLITS = ("train", "validation", "test")
 

@@ -73,7 +73,7 @@ def _check_unknown(spec: JudgeSpec, known: set[str]) -> None:
                           f"(known: {', '.join(sorted(known))})")
 
 
-def _part_specs(spec: JudgeSpec, names: Sequence[str]) -> list[JudgeSpec]:
+def part_specs(spec: JudgeSpec, names: Sequence[str]) -> list[JudgeSpec]:
     """Resolve the parts' presets and check each can run here (ConfigError naming the part otherwise)."""
     specs = []
     with _resolving(spec):
@@ -89,13 +89,13 @@ def _part_specs(spec: JudgeSpec, names: Sequence[str]) -> list[JudgeSpec]:
     return specs
 
 
-def _build_parts(spec: JudgeSpec, names: Sequence[str]) -> list[Judge]:
-    specs = _part_specs(spec, names)
+def build_parts(spec: JudgeSpec, names: Sequence[str]) -> list[Judge]:
+    specs = part_specs(spec, names)
     with _resolving(spec):
         return [build_judge(part) for part in specs]
 
 
-def _with_parts(spec: JudgeSpec, parts: Sequence[Judge]) -> JudgeSpec:
+def with_parts(spec: JudgeSpec, parts: Sequence[Judge]) -> JudgeSpec:
     return replace(spec, params={**spec.params, RESOLVED_PARTS: [part.spec.to_json() for part in parts]})
 
 
@@ -132,8 +132,8 @@ class CascadeJudge(BaseJudge):
 
     def __init__(self, spec: JudgeSpec) -> None:
         names = self.part_names(spec)
-        parts = _build_parts(spec, names)
-        super().__init__(_with_parts(spec, parts))
+        parts = build_parts(spec, names)
+        super().__init__(with_parts(spec, parts))
         self.parts = parts
         self.soft = bool(parts[-1].soft)
 
@@ -145,7 +145,7 @@ class CascadeJudge(BaseJudge):
     @classmethod
     def check(cls, spec: JudgeSpec) -> str | None:
         try:
-            _part_specs(spec, cls.part_names(spec))
+            part_specs(spec, cls.part_names(spec))
         except ConfigError as exc:
             return str(exc)
         return None
@@ -206,8 +206,8 @@ class MajorityJudge(BaseJudge):
 
     def __init__(self, spec: JudgeSpec) -> None:
         self.options = self.read(spec)
-        parts = _build_parts(spec, self.options.names)
-        super().__init__(_with_parts(spec, parts))
+        parts = build_parts(spec, self.options.names)
+        super().__init__(with_parts(spec, parts))
         self.parts = parts
 
     @staticmethod
@@ -235,7 +235,7 @@ class MajorityJudge(BaseJudge):
     @classmethod
     def check(cls, spec: JudgeSpec) -> str | None:
         try:
-            _part_specs(spec, cls.read(spec).names)
+            part_specs(spec, cls.read(spec).names)
         except ConfigError as exc:
             return str(exc)
         return None

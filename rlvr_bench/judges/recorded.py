@@ -21,13 +21,14 @@ from typing import Any
 
 from rlvr_bench.errors import InputError
 from rlvr_bench.judges.base import BaseJudge, JudgeSpec, Triple
-from rlvr_bench.records import Response, Verdict
+from rlvr_bench.records import LABEL_FALSE, LABEL_TRUE, Response, Verdict
 
 PREFIX = "column:"
 #: where an imported response came from ("file:line"), kept in its metadata by the importers
 SOURCE_KEY = "source_line"
-_TRUE = {"true", "yes", "y", "correct", "1", "a", "t", "pass", "passed"}
-_FALSE = {"false", "no", "n", "incorrect", "0", "b", "c", "invalid", "f", "fail", "failed"}
+#: the label vocabulary of the importers, plus VerifierBench's A (correct) / B, C and pass/fail words
+_TRUE = LABEL_TRUE | {"a", "pass", "passed"}
+_FALSE = LABEL_FALSE | {"b", "c", "fail", "failed"}
 
 
 def recorded_spec(name: str) -> JudgeSpec:

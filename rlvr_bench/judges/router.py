@@ -23,7 +23,7 @@ from typing import Any
 
 from rlvr_bench.errors import ConfigError
 from rlvr_bench.judges.base import BaseJudge, Judge, JudgeSpec, Triple
-from rlvr_bench.judges.composite import _build_parts, _part_specs, _with_parts
+from rlvr_bench.judges.composite import build_parts, part_specs, with_parts
 from rlvr_bench.records import ANSWER_TYPES, Verdict
 
 DEFAULT_ROUTES = {"number": "numeric", "quantity": "numeric", "expression": "math", "choice": "choice"}
@@ -54,15 +54,15 @@ class RouterJudge(BaseJudge):
     def __init__(self, spec: JudgeSpec) -> None:
         self.routes, self.default = route_table(spec)
         names = list(dict.fromkeys([*self.routes.values(), self.default]))
-        parts = _build_parts(spec, names)
-        super().__init__(_with_parts(spec, parts))
+        parts = build_parts(spec, names)
+        super().__init__(with_parts(spec, parts))
         self.parts: dict[str, Judge] = dict(zip(names, parts, strict=True))
 
     @classmethod
     def check(cls, spec: JudgeSpec) -> str | None:
         try:
             routes, default = route_table(spec)
-            _part_specs(spec, list(dict.fromkeys([*routes.values(), default])))
+            part_specs(spec, list(dict.fromkeys([*routes.values(), default])))
         except ConfigError as exc:
             return str(exc)
         return None

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ from typing import Any
 
 from rlvr_bench.judges.base import Triple
 from rlvr_bench.judges.prompting import PromptTemplate, load_template
-from rlvr_bench.paths import models_home
+from rlvr_bench.paths import build_once, models_home
 
 #: model reference understood by the hf backend and serve-judge
 TINY_JUDGE_REF = "rlvr-bench:tiny-judge"
@@ -291,27 +290,9 @@ def _is_built(path: Path) -> bool:
 
 
 def ensure_built(target: Path, build: Callable[[Path], object], timeout_s: float = 600.0) -> Path:
-    """Build ``target`` with ``build(tmp_dir)`` unless it is already built; safe across processes.
-
-    The build runs into a temporary sibling folder that is renamed into place,
-    under a file lock, so a concurrent process waits and then finds the
-    finished build, and a killed build never leaves a half-written model.
-    """
-    from filelock import FileLock
-
-    if _is_built(target):
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(target) + ".lock", timeout=timeout_s):
-        if _is_built(target):  # another process finished while we waited
-            return target
-        staging = target.with_name(target.name + ".building")
-        shutil.rmtree(staging, ignore_errors=True)
-        build(staging)
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    return target
+    """Build ``target`` with ``build(tmp_dir)`` unless it is already built; safe across processes
+    (:func:`rlvr_bench.paths.build_once`)."""
+    return build_once(target, _is_built, build, timeout_s, ".building")
 
 
 def tiny_judge_dir() -> Path:

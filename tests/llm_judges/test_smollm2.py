@@ -8,28 +8,22 @@ forward pass (what generation computes) gives every spelling of each word.
 from __future__ import annotations
 
 import functools
-import json
 import math
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rlvr_bench.assets import asset_dir
 from rlvr_bench.judges.base import JudgeSpec, Triple
 from rlvr_bench.judges.verdict_parsing import VerdictWords, first_word
+from rlvr_bench.tasks import load_task
 
 
 def gold_triples(n: int) -> list[Triple]:
-    """The first ``n`` labelled responses of the bundled verifier-gold task."""
-    folder = asset_dir("tasks") / "verifier-gold"
-    items = {}
-    for line in (folder / "items.jsonl").read_text(encoding="utf-8").splitlines():
-        item = json.loads(line)
-        items[item["id"]] = item
-    responses = [json.loads(line) for line in (folder / "responses.jsonl").read_text(encoding="utf-8").splitlines()]
-    return [Triple(items[r["item_id"]]["question"], items[r["item_id"]]["reference"], r["text"])
-            for r in responses[:n]]
+    """The first ``n`` labelled responses of the bundled verifier-gold task, as every command judges them."""
+    task = load_task("verifier-gold")
+    by_id = {item.id: item for item in task.items}
+    return [Triple.of(by_id[r.item_id], r) for r in task.responses[:n]]
 
 
 #: two labelled responses; on the second the model's greedy answer is the two-token "YES"
