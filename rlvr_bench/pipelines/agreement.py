@@ -64,7 +64,8 @@ def unscored_reason(error: str | None) -> str:
 
 
 def judge_summary(matrix: VerdictMatrix, judgments: Sequence[Judgment]) -> list[dict[str, Any]]:
-    """Per judge: how many verdicts were scored, pass rate, soft-score mean, latency, failure reasons."""
+    """Per judge: how many verdicts were scored, pass rate, soft-score mean, latency, failure reasons, and
+    how many scored verdicts carry a warning (e.g. "low verdict mass") with its reasons."""
     summary = []
     for col, name in enumerate(matrix.judges):
         passed = matrix.passed[:, col]
@@ -72,6 +73,8 @@ def judge_summary(matrix: VerdictMatrix, judgments: Sequence[Judgment]) -> list[
         soft = matrix.p_pass[:, col]
         mine = [j.verdict for j in judgments if j.judge == name]
         reasons = Counter(unscored_reason(v.error) for v in mine if v.passed is None)
+        # scored verdicts that carry a warning (a model judge's low verdict mass): counted, not hidden
+        warnings = Counter(unscored_reason(v.error) for v in mine if v.passed is not None and v.error)
         summary.append({
             "judge": name,
             "n": int(passed.size),
@@ -81,6 +84,8 @@ def judge_summary(matrix: VerdictMatrix, judgments: Sequence[Judgment]) -> list[
             "mean_p_pass": float(np.nanmean(soft)) if (~np.isnan(soft)).any() else None,
             "mean_latency_s": float(np.mean([v.latency_s for v in mine])) if mine else None,
             "unscored_reasons": dict(reasons),
+            "n_scored_with_warning": sum(warnings.values()),
+            "warning_reasons": dict(warnings),
             "prompt_tokens": sum(v.prompt_tokens or 0 for v in mine),
             "completion_tokens": sum(v.completion_tokens or 0 for v in mine),
         })

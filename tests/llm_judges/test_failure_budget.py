@@ -107,3 +107,15 @@ def test_a_judge_that_times_out_on_30_percent_of_triples(tmp_path: Path, max_uns
         assert len(lines) == 1 and "error: judge 'flaky' failed on" in lines[0] and "--max-unscored 0.2" in lines[0]
         assert "timeout" in lines[0]
         assert not out.exists()
+
+
+def test_scored_verdicts_with_a_warning_are_counted(tmp_path: Path) -> None:
+    class LowMass(BaseJudge):
+        def judge_batch(self, triples: Sequence[Triple]) -> list[Verdict]:
+            return [Verdict(True, 0.6, error="low verdict mass: YES and NO hold 0.2 of the probability")
+                    if i % 2 else Verdict(False, 0.1) for i in range(len(triples))]
+
+    result = agreement(judges=["exact", LowMass(JudgeSpec("low", "test"))], n_bootstrap=0, write=False)
+    low = next(row for row in result.results["judge_summary"] if row["judge"] == "low")
+    assert low["n_unscored"] == 0 and low["n_scored_with_warning"] == low["n"] // 2
+    assert low["warning_reasons"] == {"low verdict mass": low["n"] // 2}
