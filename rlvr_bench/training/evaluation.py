@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rlvr_bench.generation import HFPolicy, SamplingSettings
+from rlvr_bench.generation import DEFAULT_SYSTEM_PROMPT, HFPolicy, SamplingSettings
 from rlvr_bench.judges.base import Judge
 from rlvr_bench.pipelines.engine import PolicyEvaluation, generate_and_judge
 from rlvr_bench.prompting import GenerationSettings, PromptFormat, write_policy_settings
@@ -33,9 +33,12 @@ if TYPE_CHECKING:
 
 def recipe_prompt(recipe: Recipe) -> PromptFormat:
     """The prompt a recipe trains and evaluates on: hub chat data is asked its own messages (with the
-    tokenizer's chat template), everything else the recipe's ``data.prompt_template``."""
+    tokenizer's chat template); ``prompt_format: chat`` the system prompt and the question as chat
+    messages; otherwise the recipe's ``data.prompt_template`` as plain text."""
     if recipe.data.is_hub:
         return PromptFormat.chat(system_prompt=None)
+    if recipe.data.prompt_format == "chat":
+        return PromptFormat.chat(recipe.data.system_prompt or DEFAULT_SYSTEM_PROMPT)
     return PromptFormat.text_template(recipe.data.prompt_template)
 
 

@@ -144,8 +144,10 @@ def run_sft_start(recipe: Recipe, folder: Path, say: Say) -> Path:
         say(f"SFT start: reusing {policy_dir}")
         return policy_dir
     if not recipe.policy.is_tiny:
-        # full-scale recipes start RL from the checkpoint as given (the study's base model)
-        return Path(recipe.policy.source)
+        # other recipes start RL from the checkpoint as given (the study's base model, smollm2's folder)
+        from rlvr_bench.checkpoints import resolve_checkpoint
+
+        return Path(resolve_checkpoint(recipe.policy.source))
     import datasets
     import torch
 

@@ -89,15 +89,24 @@ class DataSpec:
 
     source: str = "procedural"
     procedural: ProceduralData = field(default_factory=ProceduralData)
+    #: "template": ``prompt_template`` as plain text (a base or tiny model); "chat": the question as a user
+    #: message after ``system_prompt``, rendered with the policy's chat template (an instruct model)
+    prompt_format: str = "template"
     prompt_template: str = DEFAULT_PROMPT
+    #: the system message of ``prompt_format: chat`` (None: rlvr-bench's default answer-format instruction)
+    system_prompt: str | None = None
     train_split: str = "train"
     eval_split: str = "test"
     #: evaluate on at most this many items of ``eval_split`` (None = all)
     max_eval_items: int | None = None
 
     def __post_init__(self) -> None:
+        if self.prompt_format not in ("template", "chat"):
+            raise ValueError(f"prompt_format must be 'template' or 'chat', got {self.prompt_format!r}")
         if "{question}" not in self.prompt_template:
             raise ValueError("prompt_template must contain '{question}'")
+        if self.system_prompt is not None and self.prompt_format != "chat":
+            raise ValueError("system_prompt is read with prompt_format: chat only")
         if self.max_eval_items is not None and self.max_eval_items < 1:
             raise ValueError(f"max_eval_items must be positive or null, got {self.max_eval_items}")
 
@@ -251,6 +260,8 @@ class RuntimeSpec:
     device: str = "cpu"
     #: torch CPU threads (0 = torch's default)
     threads: int = 2
+    #: bfloat16 mixed precision (autocast). On CPU it pays only where the CPU has bfloat16 matrix
+    #: instructions (avx512_bf16 / AMX); `python benchmarks/smol_grpo_step.py` measures it on this machine
     bf16: bool = False
     #: data-parallel processes the batch sizes are split over (accelerate launch)
     num_processes: int = 1
@@ -270,8 +281,6 @@ class RuntimeSpec:
             raise ValueError(f"vllm_mode must be 'server' or 'colocate', got {self.vllm_mode!r}")
         if self.use_vllm and self.device != "cuda":
             raise ValueError("use_vllm needs device: cuda")
-        if self.bf16 and self.device != "cuda":
-            raise ValueError("bf16 training needs device: cuda (set bf16: false on CPU)")
 
 
 #: the study's four reward kinds, the rows of `train-and-eval`'s Table 1 ("model" = the distilled student)

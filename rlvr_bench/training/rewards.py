@@ -192,8 +192,12 @@ class JudgeReward:
         count = len(completions)
         answer_types = columns.get("answer_type") or ["text"] * count
         domains = columns.get("domain") or [""] * count
+        # the item's other acceptable references: without them an alias-correct completion is rewarded 0
+        # here while `verify` and evaluation call it correct
+        aliases = columns.get("aliases") or [()] * count
         return [Triple(str(columns["question"][i]), str(columns["reference"][i]), completion_text(completion),
-                       str(answer_types[i]), str(domains[i])) for i, completion in enumerate(completions)]
+                       str(answer_types[i]), str(domains[i]), tuple(str(a) for a in aliases[i] or ()))
+                for i, completion in enumerate(completions)]
 
     @property
     def _reference_is_reward(self) -> bool:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rlvr_bench.checkpoints import checkpoint_problem, quiet_progress, resolve_checkpoint
 from rlvr_bench.errors import ConfigError
 from rlvr_bench.judges.base import Judge
 from rlvr_bench.judges.registry import availability, judge, parameter_problem, resolve_preset
@@ -118,7 +119,8 @@ def rl_dataset_rows(items: Sequence[Item], prompt: PromptFormat) -> list[dict[st
     rows = []
     for item in items:
         rows.append({"prompt": prompt.prompt(item), "item_id": item.id, "question": item.question,
-                     "reference": item.reference, "answer_type": item.answer_type, "domain": item.domain})
+                     "reference": item.reference, "aliases": list(item.aliases), "answer_type": item.answer_type,
+                     "domain": item.domain})
     return rows
 
 
@@ -216,6 +218,11 @@ def dry_run(recipe: Recipe) -> dict[str, Any]:
         report["data"] = str(resolve_task_folder(recipe.data.source))
     else:
         report["data"] = recipe.data.source
+    if not recipe.policy.is_tiny:
+        problem = checkpoint_problem(recipe.policy.source)  # a named checkpoint not installed here
+        if problem is not None:
+            raise ConfigError(f"policy.source: {problem}")
+        report["policy"] = recipe.policy.source
     if recipe.runtime.accelerate_config:
         report["accelerate_config"] = str(resolve_accelerate_config(recipe))
     trainer, kwargs = trl_config_kwargs(recipe, Path("checkpoints"))
@@ -354,11 +361,13 @@ def run_training(recipe: Recipe, out: Path, say: Say = print,
         else:
             # trl loads a hub / folder policy itself (dtype, DeepSpeed ZeRO-3 init); a copy for the
             # before-RL evaluation is loaded and dropped first
-            model, tokenizer = recipe.policy.source, None
+            # a project name (smollm2) or a .gguf file becomes its converted folder first
+            model, tokenizer = resolve_checkpoint(recipe.policy.source), None
             if evaluate:
                 from rlvr_bench.training.tiny_models import load_policy
 
-                model_copy, tokenizer = load_policy(recipe.policy.source, recipe.policy.dtype)
+                with quiet_progress():
+                    model_copy, tokenizer = load_policy(model, recipe.policy.dtype)
                 evaluations["start"], results["before"] = _evaluation(recipe, "start", model_copy, tokenizer,
                                                                       data.evaluation, reference_judge)
                 del model_copy
@@ -369,8 +378,9 @@ def run_training(recipe: Recipe, out: Path, say: Say = print,
             say(f"accuracy before RL ({reference_judge.name}): {_headline(results['before'])}")
         trainer_name, kwargs = trl_config_kwargs(recipe, folder / "checkpoints")
         trl_config = build_trl_config(trainer_name, kwargs)
-        trainer = _trainer(trainer_name, model, tokenizer, reward, trl_config,
-                           rl_dataset_rows(data.train, recipe_prompt(recipe)), folder, say)
+        with quiet_progress():  # trl loads a checkpoint policy itself; the run has its own progress lines
+            trainer = _trainer(trainer_name, model, tokenizer, reward, trl_config,
+                               rl_dataset_rows(data.train, recipe_prompt(recipe)), folder, say)
         trainer.add_callback(_checkpoint_settings_callback(recipe))
         say(f"RL: {recipe.algorithm.name} for {recipe.train.steps} steps, reward {recipe.reward.choice}")
         rl_began, rl_cpu_began = time.perf_counter(), time.process_time()
@@ -379,7 +389,8 @@ def run_training(recipe: Recipe, out: Path, say: Say = print,
         # CPU seconds of this process: on a shared machine wall time measures the neighbours too
         results["rl_cpu_time_s"] = round(time.process_time() - rl_cpu_began, 1)
         say(f"RL done in {results['rl_wall_time_s']} s")
-        trainer.save_model(str(folder / "policy"))
+        with quiet_progress():
+            trainer.save_model(str(folder / "policy"))
         tokenizer = trainer.processing_class
         if trainer.accelerator.is_main_process:
             tokenizer.save_pretrained(str(folder / "policy"))

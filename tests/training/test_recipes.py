@@ -55,7 +55,8 @@ def _write(tmp_path: Path, data: dict[str, object]) -> Path:
         # 3 prompts x 8 completions = 24 per step is not a multiple of 2 processes x 5 per device
         ({"train": {"prompts_per_generation": 3, "per_device_batch_size": 5}, "runtime": {"num_processes": 2}},
          "must be a multiple of runtime.num_processes"),
-        ({"runtime": {"bf16": True}}, "bf16 training needs device: cuda"),
+        ({"data": {"prompt_format": "messages"}}, "prompt_format must be 'template' or 'chat'"),
+        ({"data": {"system_prompt": "Be brief."}}, "system_prompt is read with prompt_format: chat only"),
         ({"policy": {"source": "Qwen/Qwen2.5-7B"}, "sft": {"steps": 3}}, "sft warm start is only for tiny"),
         ({"matrix": {"rewards": ["rule-binary", "oracle-soft"]}}, "rewards: unknown kind 'oracle-soft'"),
         ({"matrix": {"rewards": "rule-binary"}}, "r.yaml.matrix.rewards: must be a list"),
@@ -131,3 +132,27 @@ def test_matrix_section_reads_lists_and_fills_the_request(tmp_path: Path) -> Non
                           student="tiny").with_recipe_defaults(recipe)
     assert (given.steps, given.rewards, given.distill_extra_questions, given.student) == (
         3, ("rule-soft",), 0, "tiny")
+
+
+def test_a_missing_checkpoint_as_policy_fails_the_dry_run_in_one_line(tmp_path: Path) -> None:
+    recipe = _write(tmp_path, {"name": "gone", "policy": {"source": str(tmp_path / "model.gguf")}})
+    result = runner.invoke(app, ["train", "--recipe", str(recipe), "--dry-run"])
+    assert result.exit_code == 2
+    assert "policy.source: checkpoint" in result.output and "no such GGUF file" in result.output
+
+
+def test_chat_prompt_recipe_asks_the_system_prompt_and_question_as_messages(tmp_path: Path) -> None:
+    from rlvr_bench.records import Item
+    from rlvr_bench.training.evaluation import recipe_prompt
+
+    recipe = load_recipe(str(_write(tmp_path, {"name": "chat", "data": {
+        "prompt_format": "chat", "system_prompt": "Be brief."}})))
+    prompt = recipe_prompt(recipe).prompt(Item("q", "physics", "What is the SI unit of force?", "newton"))
+    assert prompt == [{"role": "system", "content": "Be brief."},
+                      {"role": "user", "content": "What is the SI unit of force?"}]
+
+
+def test_bf16_on_cpu_reaches_trl_as_mixed_precision(tmp_path: Path) -> None:
+    recipe = load_recipe(str(_write(tmp_path, {"name": "bf16", "runtime": {"device": "cpu", "bf16": True}})))
+    _, kwargs = trl_config_kwargs(recipe, tmp_path)
+    assert kwargs["bf16"] is True and kwargs["use_cpu"] is True
