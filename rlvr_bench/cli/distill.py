@@ -26,13 +26,17 @@ def _fmt(block: dict[str, Any] | None, digits: int = 3) -> str:
 def print_results(results: dict[str, Any]) -> None:
     head = results["held_out"]["student_vs_teacher"]
     data = results["data"]
-    table = Table(title=f"{results['student']['name']} vs teacher {results['teacher']} on held-out questions "
+    table = Table(title=f"Students vs teacher {results['teacher']} on held-out questions "
                         f"({head['n']} responses, {head['n_questions']} questions; 95% CI, bootstrap over questions)")
-    for column in ("Cohen's kappa", "accuracy", "FPR", "FNR", "AC1", "student unscored", "teacher YES rate"):
+    table.add_column("student")
+    for column in ("Cohen's kappa", "accuracy", "FPR", "FNR", "AC1", "unscored", "teacher YES rate"):
         table.add_column(column, justify="right")
-    table.add_row(_fmt(head["cohen_kappa"]), _fmt(head["accuracy"]), _fmt(head["false_positive_rate"]),
-                  _fmt(head["false_negative_rate"]), _fmt(head["gwet_ac1"]), str(head["n_unscored"]),
-                  _fmt(head["teacher_yes_rate"]))
+    rows = [(results["student"]["name"], head)]
+    rows += [(c["name"], c["student_vs_teacher"]) for c in results["held_out"].get("compared_students", [])]
+    for name, block in rows:
+        table.add_row(name, _fmt(block["cohen_kappa"]), _fmt(block["accuracy"]), _fmt(block["false_positive_rate"]),
+                      _fmt(block["false_negative_rate"]), _fmt(block["gwet_ac1"]), str(block["n_unscored"]),
+                      _fmt(block["teacher_yes_rate"]))
     console.print(table)
     agreement = results["held_out"]["agreement"]
     judges = agreement["judges"]
@@ -42,11 +46,12 @@ def print_results(results: dict[str, Any]) -> None:
         others.add_column("judge")
         for column in ("vs student", "vs teacher"):
             others.add_column(column, justify="right")
+        kappas = pairwise["cohen_kappa"]
         for j in range(2, len(judges)):
             cells = []
             for i in (0, 1):
-                kappa = pairwise["cohen_kappa"]["estimate"][i][j]
-                cells.append(("—" if kappa is None else f"{kappa:.3f}") + f" (n={pairwise['n_scored'][i][j]})")
+                block = {key: kappas[key][i][j] for key in ("estimate", "ci_low", "ci_high")}
+                cells.append(f"{_fmt(block)} (n={pairwise['n_scored'][i][j]})")
             others.add_row(judges[j], *cells)
         console.print(others)
     dropped = data["n_teacher_unscored_dropped"] + data["n_without_teacher_dropped"]
@@ -66,8 +71,9 @@ def distill(
     teacher: Annotated[str, typer.Option("--teacher", help="The judge whose verdicts the student learns (its name in "
                                                            "the runs, or a preset when generating data).")],
     student: Annotated[str, typer.Option(
-        "--student", help="tiny (a small llama built here), minilm-classifier (a head on MiniLM embeddings), or a "
-                          "local checkpoint folder / hub id (e.g. Qwen/Qwen2.5-7B-Instruct).")] = "tiny",
+        "--student", help="tiny (a small llama built here), minilm-classifier (a head on MiniLM embeddings), smollm2 "
+                          "(SmolLM2-135M-Instruct, installed by make install), or a local checkpoint folder / .gguf "
+                          "file / hub id (e.g. Qwen/Qwen2.5-7B-Instruct).")] = "tiny",
     judgments: Annotated[list[str] | None, typer.Option(
         "--judgments", help="Run directory with the teacher's verdicts (judgments.jsonl or a train run's "
                             "exploration_judgments.jsonl); repeat or comma-separate for several.")] = None,
@@ -76,6 +82,9 @@ def distill(
                            "teacher.")] = 0,
     responses_per_question: Annotated[int, typer.Option(
         "--responses-per-question", help="Generated responses per question.")] = 4,
+    compare: Annotated[str | None, typer.Option(
+        "--compare", help="Comma-separated student kinds (minilm-classifier, tiny) also trained, with their default "
+                          "settings, on the same training questions and judged on the same held-out ones.")] = None,
     also: Annotated[str | None, typer.Option(
         "--also", help="Comma-separated judges that also judge the held-out responses, for comparison.")] = None,
     held_out: Annotated[float, typer.Option("--held-out", help="Share of questions held out for evaluation.")] = 0.2,
@@ -102,7 +111,7 @@ def distill(
     bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the CIs.")] = 1000,
     out: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/distill-<time>).")] = None,
 ) -> None:
-    """Distill a verifier from a teacher judge's YES/NO verdicts (SFT on the verdict token) and evaluate it."""
+    """Distill a verifier from a teacher judge's YES/NO verdicts (SFT on the verdict word's tokens) and evaluate it."""
     from rlvr_bench.training.distill import DistillRequest, is_distilled_preset, run_distill
     from rlvr_bench.training.distill_students import default_settings
 
@@ -131,7 +140,7 @@ def distill(
                              generate_questions=generate, responses_per_question=responses_per_question,
                              also_judges=tuple(split_names(also) or ()), held_out_fraction=held_out, seed=seed,
                              prompt=prompt, name=name, preset_out=preset_out, n_bootstrap=bootstrap,
-                             settings=settings)
+                             settings=settings, compare_students=tuple(split_names(compare) or ()))
     results = run_distill(request, say=lambda text: err_console.print(text, markup=False, highlight=False,
                                                                         soft_wrap=True))
     if results:

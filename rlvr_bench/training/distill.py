@@ -70,6 +70,7 @@ from rlvr_bench.training.distill_data import (
 )
 from rlvr_bench.training.distill_students import (
     CLASSIFIER_STUDENT,
+    SMOLLM2_STUDENT,
     TINY_STUDENT,
     DistillSettings,
     train_classifier_student,
@@ -112,6 +113,9 @@ class DistillRequest:
     preset_out: Path | None = None
     n_bootstrap: int = 1000
     settings: DistillSettings = field(default_factory=DistillSettings)
+    #: student kinds also trained on the same training examples (with their default settings) and judged on the
+    #: same held-out questions, for comparison (e.g. ("minilm-classifier",) beside a smollm2 student)
+    compare_students: tuple[str, ...] = ()
 
     @property
     def student_kind(self) -> str:
@@ -120,7 +124,10 @@ class DistillRequest:
         return "checkpoint"
 
     def student_name(self, taken: Sequence[str]) -> str:
-        short = self.student if self.student_kind != "checkpoint" else Path(self.student.rstrip("/")).name
+        short = self.student
+        if self.student_kind == "checkpoint":
+            path = Path(self.student.rstrip("/"))
+            short = path.stem if path.suffix == ".gguf" else path.name
         name = self.name or f"{self.teacher}-distilled-{short}".replace(" ", "-")
         if name in taken and self.name is None:
             name += "-new"
@@ -156,9 +163,15 @@ def check_student(request: DistillRequest) -> None:
     """Fail early, in one line, when a checkpoint student cannot be loaded here."""
     if request.student_kind != "checkpoint":
         return
+    from rlvr_bench.checkpoints import checkpoint_problem, is_named_or_gguf
     from rlvr_bench.judges.model_judge import checkpoint_reason
 
     student = request.student
+    if is_named_or_gguf(student):  # smollm2, or a .gguf file converted once
+        problem = checkpoint_problem(student)
+        if problem is not None:
+            raise ConfigError(f"--student {student}: {problem}")
+        return
     path = Path(student).expanduser()
     if path.exists() or path.is_absolute() or student.startswith((".", "~")) or student.count("/") > 1:
         if not (path / "config.json").is_file():
@@ -183,6 +196,11 @@ def student_preset(request: DistillRequest, name: str, artefact: Path, descripti
         if request.student_kind == TINY_STUDENT:
             # a model this small runs fastest in float32 on one CPU thread
             params.update(device="cpu", dtype="float32", batch_size=64, threads=1)
+        elif request.student == SMOLLM2_STUDENT:
+            # as the smollm2 preset runs its base model: float32 on cpu (bfloat16 on cuda), batches of ~220-token
+            # prompts; the verdict is read from the same multi-token sequences ("Y" + "ES") the student learnt
+            params.update(device="auto", dtype="auto", batch_size=16, max_batch_tokens=8192, max_prompt_tokens=4096,
+                          **({"threads": request.settings.threads} if request.settings.threads else {}))
         backend = "hf"
     return {"name": name, "backend": backend, "offline": True, "description": description, "params": params}
 
@@ -284,11 +302,84 @@ def _records(split: Split, data: JudgedData, extra: list[Judgment]) -> tuple[lis
     return items, responses, judgments
 
 
+def _train_student(request: DistillRequest, train: Sequence[Example], folder: Path,
+                   say: Say) -> tuple[Path, dict[str, Any]]:
+    """Train ``request.student`` into ``folder`` (its checkpoint folder or classifier weights, and the train log);
+    returns (artefact, training summary)."""
+    settings = request.settings
+    if request.student_kind == CLASSIFIER_STUDENT:
+        artefact = folder / CLASSIFIER_FILE
+        training = train_classifier_student(train, settings, artefact, request.seed, say)
+    else:
+        artefact = folder / CHECKPOINT_DIR
+        work = _work_folder(request)
+        try:
+            training = train_generative_student(request.student, train, load_template(request.prompt), VerdictWords(),
+                                                settings, work / CHECKPOINT_DIR, work / "trainer", request.seed, say)
+            shutil.move(str(work / CHECKPOINT_DIR), str(artefact))
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    write_train_log(folder / TRAIN_LOG_FILE, training.pop("log_history", []))
+    return artefact, training
+
+
+def _work_folder(request: DistillRequest) -> Path:
+    """trl's work folder, beside the run: accelerate processes must agree on where trl writes."""
+    return request.out.with_name(f".{request.out.name}.distill-work")
+
+
+#: student kinds ``compare_students`` accepts (trained on process 0 alone: no multi-process checkpoint students)
+COMPARABLE_STUDENTS = (CLASSIFIER_STUDENT, TINY_STUDENT)
+COMPARE_DIR = "compare"
+
+
+@dataclass(frozen=True)
+class ComparedStudent:
+    """A student of another kind trained on the same examples, with its preset pointing at the staged files."""
+
+    kind: str
+    request: DistillRequest
+    preset: dict[str, Any]
+    training: dict[str, Any]
+
+    def write_final_preset(self, main: DistillRequest, folder: Path, headline: dict[str, Any]) -> None:
+        """``compare/<kind>/judge.yaml``, pointing at where the run's files will be once committed."""
+        kappa = headline["cohen_kappa"]["estimate"]
+        description = (f"{_DISTILLED_DESCRIPTION} from {main.teacher}'s verdicts into {self.kind}, for comparison; "
+                       f"held-out Cohen's kappa vs the teacher {'undefined' if kappa is None else f'{kappa:.3f}'} "
+                       f"on {headline['n_questions']} questions")
+        artefact = Path(self.preset["params"].get("weights") or self.preset["params"]["model"]).name
+        final = main.out.resolve() / COMPARE_DIR / self.kind / artefact
+        write_preset(student_preset(self.request, self.preset["name"], final, description),
+                     folder / COMPARE_DIR / self.kind / PRESET_FILE)
+
+
+def _train_comparison(kind: str, used: Sequence[Example], request: DistillRequest, folder: Path,
+                      taken: Sequence[str], say: Say) -> ComparedStudent:
+    """Train a ``kind`` student with its default settings on the same (capped) training examples."""
+    from rlvr_bench.training.distill_students import default_settings
+
+    settings = default_settings(kind)
+    sub = replace(request, student=kind, settings=settings, name=None, preset_out=None, compare_students=(),
+                  out=request.out.with_name(f"{request.out.name}-compare-{kind}"))
+    rows = balanced(used, request.seed) if settings.balance == "oversample" else list(used)
+    say(f"comparison student {kind}: {len(rows)} rows (the same training questions)")
+    target = folder / COMPARE_DIR / kind
+    target.mkdir(parents=True)
+    artefact, training = _train_student(sub, rows, target, say)
+    say(f"comparison student {kind}: trained in {training['wall_time_s']} s")
+    name = sub.student_name(list(taken))
+    return ComparedStudent(kind, sub, student_preset(sub, name, artefact, ""), training)
+
+
 def run_distill(request: DistillRequest, say: Say = print) -> dict[str, Any]:
     """Distill, evaluate on held-out questions and write the run directory; returns ``results.json``'s content."""
     began = time.perf_counter()
     settings = request.settings
     check_student(request)
+    for kind in request.compare_students:
+        if kind not in COMPARABLE_STUDENTS or kind == request.student:
+            raise ConfigError(f"--compare {kind}: give one of {', '.join(COMPARABLE_STUDENTS)}, other than --student")
     also = build_judges(list(request.also_judges)) if request.also_judges else []
     words = VerdictWords()
     template = load_template(request.prompt)
@@ -309,6 +400,7 @@ def run_distill(request: DistillRequest, say: Say = print) -> dict[str, Any]:
             f"(max_train_examples)")
     name = request.student_name([*data.judges, *(j.name for j in also)])
     config = {"teacher": request.teacher, "student": request.student, "student_name": name,
+              "compare_students": list(request.compare_students),
               "inputs": data.sources, "generate_questions": request.generate_questions,
               "responses_per_question": request.responses_per_question, "held_out_fraction": request.held_out_fraction,
               "seed": request.seed, "prompt": request.prompt, "also_judges": list(request.also_judges),
@@ -317,45 +409,39 @@ def run_distill(request: DistillRequest, say: Say = print) -> dict[str, Any]:
     if _rank() != 0:
         # other accelerate processes train alongside process 0, which alone evaluates and writes the run
         if request.student_kind != CLASSIFIER_STUDENT:
-            work = request.out.with_name(f".{request.out.name}.distill-work")
+            work = _work_folder(request)
             train_generative_student(request.student, train, template, words, settings, work / CHECKPOINT_DIR,
                                      work / "trainer", request.seed, lambda _: None)
         return {}
 
     with RunWriter(request.out, "distill", config) as writer:
         folder = writer.folder
-        if request.student_kind == CLASSIFIER_STUDENT:
-            artefact = folder / CLASSIFIER_FILE
-            training = train_classifier_student(train, settings, artefact, request.seed, say)
-        else:
-            artefact = folder / CHECKPOINT_DIR
-            # a shared work folder: accelerate processes must agree on where trl writes
-            work = request.out.with_name(f".{request.out.name}.distill-work")
-            try:
-                training = train_generative_student(request.student, train, template, words, settings,
-                                                    work / CHECKPOINT_DIR, work / "trainer", request.seed, say)
-                shutil.move(str(work / CHECKPOINT_DIR), str(artefact))
-            finally:
-                shutil.rmtree(work, ignore_errors=True)
-        write_train_log(folder / TRAIN_LOG_FILE, training.pop("log_history", []))
+        artefact, training = _train_student(request, train, folder, say)
         say(f"training done in {training['wall_time_s']} s")
+        taken = [*data.judges, *(j.name for j in also), name]
+        compared = [_train_comparison(kind, used, request, folder, taken, say) for kind in request.compare_students]
 
         # held-out evaluation through the student's own preset (pointing at the staged files for now)
         staged = student_preset(request, name, artefact, "")
-        student = build_judge(_spec(staged))
+        students = [build_judge(_spec(staged)), *(build_judge(_spec(c.preset)) for c in compared)]
         held_items = {e.item.id: e.item for e in split.held_out}
         held_responses = [e.response for e in split.held_out]
-        say(f"judging {len(held_responses)} held-out responses with {name}"
+        say(f"judging {len(held_responses)} held-out responses with {', '.join(j.name for j in students)}"
             + (f" and {', '.join(j.name for j in also)}" if also else ""))
         eval_began = time.perf_counter()
         # a fresh student is never in the judgment cache and never will be again: bypass it
-        new = judge_responses([student], list(held_items.values()), held_responses, cache=None)
+        new = judge_responses(students, list(held_items.values()), held_responses, cache=None)
         new += judge_responses(also, list(held_items.values()), held_responses) if also else []
         eval_s = time.perf_counter() - eval_began
-        verdicts = {j.response_id: j.verdict for j in new if j.judge == name}
-        headline = student_vs_teacher(name, split.held_out, verdicts, request.n_bootstrap, request.seed)
+
+        def versus_teacher(student_name: str) -> dict[str, Any]:
+            verdicts = {j.response_id: j.verdict for j in new if j.judge == student_name}
+            return student_vs_teacher(student_name, split.held_out, verdicts, request.n_bootstrap, request.seed)
+
+        headline = versus_teacher(name)
+        compared_names = [c.preset["name"] for c in compared]
         others = [j for j in data.judges if j not in (request.teacher, name)]
-        names = [name, request.teacher, *others, *(j.name for j in also)]
+        names = [name, request.teacher, *compared_names, *others, *(j.name for j in also)]
         items, responses, judgments = _records(split, data, new)
         agreement = held_out_agreement(names, split.held_out, judgments, request.n_bootstrap, request.seed)
 
@@ -367,6 +453,8 @@ def run_distill(request: DistillRequest, say: Say = print) -> dict[str, Any]:
         final_artefact = request.out.resolve() / artefact.name
         preset = student_preset(request, name, final_artefact, description)
         write_preset(preset, folder / PRESET_FILE)
+        for student in compared:
+            student.write_final_preset(request, folder, versus_teacher(student.preset["name"]))
         results: dict[str, Any] = {
             "schema": RESULTS_SCHEMA,
             "teacher": request.teacher,
@@ -384,6 +472,11 @@ def run_distill(request: DistillRequest, say: Say = print) -> dict[str, Any]:
             },
             "training": training,
             "held_out": {"student_vs_teacher": headline, "agreement": agreement,
+                         "compared_students": [{"name": c.preset["name"], "kind": c.kind,
+                                                "artefact": c.preset["params"].get("weights") or
+                                                c.preset["params"].get("model"), "training": c.training,
+                                                "student_vs_teacher": versus_teacher(c.preset["name"])}
+                                               for c in compared],
                          "evaluation_wall_time_s": round(eval_s, 1)},
             "target_kappa": TARGET_KAPPA,
             "meets_target": kappa is not None and kappa >= TARGET_KAPPA,

@@ -38,6 +38,8 @@ from rlvr_bench.training.tiny_models import TinyPolicySpec
 Say = Callable[[str], None]
 TINY_STUDENT = "tiny"
 CLASSIFIER_STUDENT = "minilm-classifier"
+#: SmolLM2-135M-Instruct, the project's named real checkpoint (:data:`rlvr_bench.checkpoints.NAMED_CHECKPOINTS`)
+SMOLLM2_STUDENT = "smollm2"
 #: the turn markers of the tiny judge's chat template, made special tokens of a tiny student's tokenizer
 CHAT_MARKERS = ("<|end|>", "<|system|>", "<|user|>", "<|assistant|>")
 
@@ -102,12 +104,23 @@ class DistillSettings:
         return asdict(self)
 
 
+#: ``--student smollm2`` (measured on 2 shared CPU cores, docs/training.md): a full fine-tune in float32 (bfloat16
+#: without avx512_bf16 is several times slower on CPU; ``bf16`` applies on a GPU only), batch 8, one thread (a
+#: second one, with other jobs on the machine, made steps 3x slower), the verifier instructions every prompt
+#: shares run once per batch (shared_prefix: ~4x fewer tokens per step than whole rows), no gradient
+#: checkpointing (it would disable that, and 135M parameters fit in memory)
+SMOLLM2_SETTINGS = DistillSettings(steps=40, batch_size=8, learning_rate=1e-4, warmup_ratio=0.05, balance="oversample",
+                                   threads=1, max_length=1024, shared_prefix=True, bf16=True)
+
+
 def default_settings(student: str, **overrides: Any) -> DistillSettings:
     """Defaults per student kind, then ``overrides`` (None values ignored).
 
     - ``tiny``: 5 epochs, batch 32, lr 1e-3 (cosine), balanced verdicts, 1 CPU thread (the model
       is too small for a second thread to pay off on a shared machine);
     - ``minilm-classifier``: MLP head (256 ReLU units), balanced verdicts;
+    - ``smollm2`` (SmolLM2-135M-Instruct, a full fine-tune sized for a 2-core CPU): see
+      :data:`SMOLLM2_SETTINGS`; ``--epochs`` without ``--steps`` replaces its fixed step count;
     - a checkpoint (e.g. Qwen/Qwen2.5-7B-Instruct): the study's recipe scaled to one node:
       per-device batch 4 x 32 accumulation steps (128 per step on 1 GPU; lower the accumulation on
       more GPUs), lr 1e-5 (cosine, 3 % warm-up), 1 epoch, bf16, gradient checkpointing, prompts
@@ -118,6 +131,10 @@ def default_settings(student: str, **overrides: Any) -> DistillSettings:
                                max_length=1024, shared_prefix=True)
     elif student == CLASSIFIER_STUDENT:
         base = DistillSettings(balance="oversample")
+    elif student == SMOLLM2_STUDENT:
+        base = SMOLLM2_SETTINGS
+        if overrides.get("epochs") is not None and overrides.get("steps") is None:
+            base = replace(base, steps=None)
     else:
         base = DistillSettings(epochs=1.0, batch_size=4, gradient_accumulation_steps=32, learning_rate=1e-5,
                                warmup_ratio=0.03, bf16=True, gradient_checkpointing=True,
@@ -134,30 +151,44 @@ def verifier_prompt_ids(tokenizer: Any, prompt: RenderedPrompt) -> list[int]:
     return prompt.token_ids(tokenizer, "the student's tokenizer")
 
 
-def verdict_token_ids(tokenizer: Any, sample: RenderedPrompt, words: VerdictWords) -> tuple[int, int]:
-    """(YES id, NO id): the single token each verdict word becomes right after the prompt.
+@dataclass(frozen=True)
+class VerdictTargets:
+    """The token sequences a student learns to write for YES and for NO.
 
-    Found by tokenising prompt + word (so a tokenizer that merges a leading space or newline into
-    the word is respected); falls back to a vocabulary token spelling exactly the word. The hf
-    judge sums every spelling of each word, so either choice is read back at inference.
+    Each is one of the sequences the ``hf`` judge scores at inference
+    (:func:`~rlvr_bench.judges.verdict_sequences.build_verdict_sequences`), appended token by
+    token right after the prompt's ids, exactly where the judge appends its verdict prefix tree.
+    A word may be several tokens (SmolLM2: "YES" = "Y" + "ES", "NO" = "NO").
     """
-    text = sample.text(tokenizer)
-    base = tokenizer(text, add_special_tokens=False)["input_ids"]
-    chosen: list[int] = []
+
+    yes: tuple[int, ...]
+    no: tuple[int, ...]
+
+    def of(self, teacher_yes: bool) -> tuple[int, ...]:
+        return self.yes if teacher_yes else self.no
+
+
+def verdict_targets(tokenizer: Any, words: VerdictWords) -> VerdictTargets:
+    """The canonical spelling of each side's first word (the prompt asks for "YES" / "NO", no leading
+    space: the chat template's assistant turn starts on a new line) as a sequence the hf judge scores.
+
+    Prefers the sequence that decodes to exactly the word, then one equal to it up to surrounding
+    whitespace; a tokenizer whose scored sequences hold neither is a ConfigError.
+    """
+    from rlvr_bench.judges.verdict_sequences import build_verdict_sequences
+
+    scored = build_verdict_sequences(tokenizer, words).sequences
+    chosen: list[tuple[int, ...]] = []
     for side, word in ((True, words.positive[0]), (False, words.negative[0])):
-        full = tokenizer(text + word, add_special_tokens=False)["input_ids"]
-        tail = full[len(base):] if full[: len(base)] == base else []
-        if len(tail) == 1 and words.classify(tokenizer.decode(tail)) is side:
-            chosen.append(int(tail[0]))
-            continue
-        exact = tokenizer.convert_tokens_to_ids(word)
-        if isinstance(exact, int) and exact != tokenizer.unk_token_id and words.classify(tokenizer.decode([exact])) \
-                is side:
-            chosen.append(exact)
-            continue
-        raise ConfigError(f"the student's tokenizer has no single token for the verdict word {word!r}; "
-                          f"the hf judge reads the verdict from one token")
-    return chosen[0], chosen[1]
+        spelled = {seq: str(tokenizer.decode(list(seq))) for seq, seq_side in scored if seq_side is side}
+        exact = [seq for seq, text in spelled.items() if text == word]
+        stripped = [seq for seq, text in spelled.items() if text.strip() == word]
+        candidates = sorted(exact or stripped, key=lambda seq: (len(seq), seq))
+        if not candidates:
+            raise ConfigError(f"the student's tokenizer spells the verdict word {word!r} in no sequence the hf "
+                              f"judge scores (it scores {', '.join(repr(t) for t in spelled.values()) or 'none'})")
+        chosen.append(candidates[0])
+    return VerdictTargets(chosen[0], chosen[1])
 
 
 @dataclass(frozen=True)
@@ -166,27 +197,29 @@ class TokenisedSet:
     #: examples dropped because prompt + verdict exceed ``max_length`` tokens
     n_too_long: int
     longest: int
+    targets: VerdictTargets
 
 
 def sft_rows(tokenizer: Any, template: PromptTemplate, examples: Sequence[Example], words: VerdictWords,
              max_length: int) -> TokenisedSet:
-    """Pre-tokenised trl rows: ``input_ids`` = prompt + verdict token, ``completion_mask`` 1 on the verdict only."""
+    """Pre-tokenised trl rows: ``input_ids`` = prompt + the verdict word's tokens (no EOS),
+    ``completion_mask`` 1 on the verdict tokens only."""
     if not examples:
         raise ConfigError("no training examples left to distill from")
-    yes_id, no_id = verdict_token_ids(tokenizer, template.render(examples[0].triple), words)
+    targets = verdict_targets(tokenizer, words)
     rows: list[dict[str, list[int]]] = []
     too_long = longest = 0
     for example in examples:
         ids = verifier_prompt_ids(tokenizer, template.render(example.triple))
-        if len(ids) + 1 > max_length:
+        target = targets.of(example.teacher_yes)
+        if len(ids) + len(target) > max_length:
             too_long += 1
             continue
-        longest = max(longest, len(ids) + 1)
-        rows.append({"input_ids": [*ids, yes_id if example.teacher_yes else no_id],
-                     "completion_mask": [0] * len(ids) + [1]})
+        longest = max(longest, len(ids) + len(target))
+        rows.append({"input_ids": [*ids, *target], "completion_mask": [0] * len(ids) + [1] * len(target)})
     if not rows:
         raise ConfigError(f"every training example is longer than max_length={max_length} tokens")
-    return TokenisedSet(rows, too_long, longest)
+    return TokenisedSet(rows, too_long, longest, targets)
 
 
 # ---------------------------------------------------------------- students
@@ -223,11 +256,13 @@ MIN_SHARED_PREFIX = 16
 def shared_prefix_length(rows: Sequence[dict[str, list[int]]]) -> int:
     """Tokens every row starts with, stopping short of each row's last prompt token.
 
-    The last prompt token's hidden state predicts the verdict, so it must be computed with its
-    row: the prefix is at most ``len(shortest row) - 2`` tokens (rows end with the verdict token).
+    The last prompt token's hidden state predicts the first verdict token, so it must be computed
+    with its row: the prefix ends at least one token before every row's first completion token
+    (a verdict word may be several tokens, so the row's length alone does not say where it starts).
     """
     first = rows[0]["input_ids"]
-    length = max(0, min(len(row["input_ids"]) for row in rows) - 2)
+    length = max(0, min(row["completion_mask"].index(1) if 1 in row["completion_mask"] else len(row["input_ids"])
+                        for row in rows) - 1)
     for row in rows[1:]:
         ids = row["input_ids"]
         while length and ids[:length] != first[:length]:
@@ -334,13 +369,14 @@ def _train_generative(student: str, train: Sequence[Example], template: PromptTe
     else:
         from transformers import AutoTokenizer
 
-        from rlvr_bench.judges.tiny_judge import resolve_model_ref
+        from rlvr_bench.checkpoints import resolve_checkpoint
 
+        # a project name (smollm2), a folder, a .gguf file (converted once) or a hub id
+        model = resolve_checkpoint(student)  # a path or hub id: trl loads it, so accelerate / DeepSpeed can place it
         try:
-            tokenizer = AutoTokenizer.from_pretrained(resolve_model_ref(student))
+            tokenizer = AutoTokenizer.from_pretrained(model)
         except OSError as exc:
             raise ConfigError(f"cannot load the student's tokenizer {student}: {str(exc).splitlines()[0]}") from None
-        model = resolve_model_ref(student)  # trl loads it, so accelerate / DeepSpeed can place it
         on_gpu = torch.cuda.is_available() and settings.device != "cpu"
         model_init_kwargs = {"dtype": settings.dtype if settings.dtype != "auto" else
                              ("bfloat16" if on_gpu else "float32")}

@@ -105,14 +105,23 @@ def test_tiny_student_end_to_end_and_preset_in_agreement(tmp_path: Path) -> None
     run = tmp_path / "distill-tiny"
     result = _invoke("--generate", "30", "--responses-per-question", "3", "--teacher", "numeric", "--student",
                      "tiny", "--steps", "4", "--batch-size", "8", "--also", "exact", "--bootstrap", "20",
-                     "--out", str(run))
+                     "--compare", "minilm-classifier", "--out", str(run))
     assert result.exit_code == 0, result.output
     results = _check_run(run, "numeric")
+    # --compare: a MiniLM-classifier student trained on the same questions, judged on the same held-out ones
+    (compared,) = results["held_out"]["compared_students"]
+    assert compared["kind"] == "minilm-classifier" and compared["name"] == "numeric-distilled-minilm-classifier"
+    assert compared["student_vs_teacher"]["n"] == results["held_out"]["student_vs_teacher"]["n"]
+    compared_preset = yaml.safe_load((run / "compare" / "minilm-classifier" / "judge.yaml").read_text("utf-8"))
+    assert Path(compared_preset["params"]["weights"]).is_file()  # where the committed run put it
+    assert compared["name"] in results["held_out"]["agreement"]["judges"]
+    assert compared["name"] in result.output  # beside the student in the printed table
     assert results["student"]["backend"] == "hf"
     assert results["training"]["steps"] == 4 and results["training"]["shared_prefix_tokens"] > 100
     assert (run / "checkpoint" / "config.json").is_file()
     # the generated data are judged by the teacher; `--also` judges join the held-out comparison
-    assert results["held_out"]["agreement"]["judges"] == [results["student"]["name"], "numeric", "exact"]
+    assert results["held_out"]["agreement"]["judges"] == [results["student"]["name"], "numeric", compared["name"],
+                                                          "exact"]
     agreed = runner.invoke(app, ["agreement", "--task", "starter", "--judges", f"{run / 'judge.yaml'},exact",
                                  "--bootstrap", "0", "--out", str(tmp_path / "check")])
     assert agreed.exit_code == 0, agreed.output
@@ -135,6 +144,8 @@ def test_tiny_student_end_to_end_and_preset_in_agreement(tmp_path: Path) -> None
     (["--teacher", "numeric", "--judgments", "/nonexistent/run"], "run directory not found"),
     (["--teacher", "numeric", "--generate", "5", "--balance", "sideways"], "balance must be"),
     (["--teacher", "numeric", "--generate", "5", "--student", "/nonexistent/checkpoint"], "no config.json there"),
+    (["--teacher", "numeric", "--generate", "5", "--student", "/nonexistent/model.gguf"], "no such GGUF file"),
+    (["--teacher", "numeric", "--generate", "5", "--compare", "smollm2"], "--compare smollm2: give one of"),
 ])
 def test_user_errors_exit_2_with_one_line(args: list[str], message: str, tmp_path: Path) -> None:
     result = _invoke(*args, "--out", str(tmp_path / "run"))
