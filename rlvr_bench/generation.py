@@ -8,8 +8,8 @@ never an exception that sinks the run.
 
 Backends, chosen by a policy spec (see :mod:`rlvr_bench.policies`):
 
-- :class:`HFPolicy`: a local folder or hub id loaded with transformers, the
-  tokenizer's chat template, batched ``generate`` with left padding;
+- :class:`HFPolicy`: any checkpoint :mod:`rlvr_bench.checkpoints` loads (``smollm2``, a folder,
+  a ``.gguf`` file, a hub id), the tokenizer's chat template, batched ``generate`` with left padding;
 - :class:`OpenAIPolicy`: any OpenAI-compatible chat endpoint (a vLLM or
   ``transformers serve`` server, a hosted API); concurrent requests;
 - :class:`VLLMPolicy`: vLLM offline inference (optional, CUDA only; imported
@@ -145,19 +145,23 @@ def cut_at_stop(text: str, stop: Sequence[str]) -> tuple[str, bool]:
 
 
 class HFPolicy:
-    """A causal LM loaded with transformers (local folder or hub id), generating in batches of prompts.
+    """A causal LM (a project name such as ``smollm2``, a local folder, a ``.gguf`` file or a hub id, loaded by
+    :func:`rlvr_bench.checkpoints.load_causal_lm`), generating in batches of prompts.
 
     The model loads on first use, or pass an already loaded ``model``/``tokenizer``
     (e.g. a policy being trained) with :meth:`from_model`.
     """
 
-    def __init__(self, name: str, model_ref: str, batch_size: int = 8, device: str | None = None) -> None:
+    def __init__(self, name: str, model_ref: str, batch_size: int = 8, device: str | None = None,
+                 dtype: str = "auto") -> None:
         if batch_size < 1:
             raise ConfigError(f"batch size must be >= 1, got {batch_size}")
         self._name = name
         self.model_ref = model_ref
         self.batch_size = batch_size
         self.device = device
+        #: "auto" is float32 on cpu (bfloat16 is slower on cpus without avx512), bfloat16/float16 on cuda
+        self.dtype = dtype
         self._model: Any = None
         self._tokenizer: Any = None
         #: True when this object loaded the model itself (and may free it)
@@ -178,15 +182,11 @@ class HFPolicy:
 
     def _load(self) -> tuple[Any, Any]:
         if self._model is None:
-            import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
+            # the one loader of every model path: project names (smollm2), folders, .gguf files, hub ids
+            from rlvr_bench.checkpoints import load_causal_lm, pick_device
 
-            device = self.device or ("cuda" if torch.cuda.is_available() else "cpu")
-            dtype = torch.float32 if device == "cpu" else "auto"
-            self._tokenizer = AutoTokenizer.from_pretrained(self.model_ref)
-            loaded: Any = AutoModelForCausalLM.from_pretrained(self.model_ref, dtype=dtype)
-            self._model = loaded.to(device)
-            self._model.eval()
+            self._model, self._tokenizer = load_causal_lm(self.model_ref, dtype=self.dtype,
+                                                          device=pick_device(self.device))
         return self._model, self._tokenizer
 
     def close(self) -> None:
@@ -296,27 +296,6 @@ def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
         elif isinstance(value, (list, tuple)):
             ids.update(int(v) for v in value)
     return ids
-
-
-def check_hf_model(name: str, model_ref: str) -> None:
-    """ConfigError (one line) unless ``model_ref`` is a model folder or a hub id transformers can resolve."""
-    from pathlib import Path
-
-    path = Path(model_ref).expanduser()
-    if path.exists():
-        if not (path / "config.json").is_file():
-            raise ConfigError(f"policy {name!r}: {model_ref} is not a model folder (no config.json)")
-        return
-    looks_like_path = model_ref.startswith((".", "/", "~")) or model_ref.count("/") != 1
-    if looks_like_path:
-        raise ConfigError(f"policy {name!r}: model folder not found: {model_ref}")
-    try:
-        from transformers import AutoConfig
-
-        AutoConfig.from_pretrained(model_ref)
-    except Exception as exc:  # offline, missing or gated: one line for the user
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"policy {name!r}: cannot load {model_ref!r} (not a local folder; hub: {first})") from None
 
 
 # ------------------------------------------------------------------ OpenAI-compatible

@@ -12,8 +12,10 @@ refreshes them all). The YAML is data and prompt only; the logic is here:
   is 1.0 / 0.0, and a judge failure is ``None`` (left out of the mean and
   counted by the ``unscored`` metric, never scored as wrong).
 
-The prompt is the one ``rlvr-bench eval`` uses: the task ``description`` is the
-default system prompt and the question is the user turn, so with
+The prompt is the one ``rlvr-bench eval`` uses: the task ``description`` is its
+system prompt (the task's own where task.yaml's ``generation:`` sets one, else the
+default) and the question is the user turn, and ``max_gen_toks`` is the task's
+``max_new_tokens`` where it sets one, so with
 ``--apply_chat_template`` both harnesses send the model the same text, and greedy
 decoding gives the same responses and the same judged accuracy.
 """
@@ -118,7 +120,15 @@ def unscored_count(values: Sequence[float]) -> float:
 
 
 def task_yaml(task_name: str) -> str:
-    """The lm-eval YAML of one bundled task (prompt and data wiring only)."""
+    """The lm-eval YAML of one bundled task (prompt and data wiring only), with the task's own generation
+    defaults (task.yaml ``generation:``) where it declares them, as ``rlvr-bench eval`` uses them."""
+    from rlvr_bench.pipelines.evaluate import read_task_generation
+    from rlvr_bench.tasks import load_task
+
+    defaults = read_task_generation(load_task(task_name).info)
+    system_prompt = defaults.get("system_prompt", DEFAULT_SYSTEM_PROMPT)
+    max_gen_toks = defaults.get("max_new_tokens", DEFAULT_MAX_GEN_TOKS)
+
     def quoted(text: str) -> str:
         return json.dumps(text, ensure_ascii=False)
 
@@ -130,13 +140,13 @@ custom_dataset: !function utils.load_dataset
 test_split: test
 output_type: generate_until
 # the system prompt of `rlvr-bench eval` (a system turn with --apply_chat_template)
-description: {quoted(DEFAULT_SYSTEM_PROMPT)}
+description: {quoted(system_prompt)}
 doc_to_text: question
 doc_to_target: reference
 generation_kwargs:
   until: []
   do_sample: false
-  max_gen_toks: {DEFAULT_MAX_GEN_TOKS}
+  max_gen_toks: {max_gen_toks}
 process_results: !function utils.process_results
 metric_list:
   - metric: judged_accuracy

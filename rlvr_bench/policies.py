@@ -6,6 +6,7 @@ the name is the folder, model or file name):
 | spec | backend |
 |---|---|
 | ``PATH``, ``HUB_ORG/NAME``, ``hf:PATH_OR_ID`` | transformers: local folder or hub id (:class:`HFPolicy`) |
+| ``smollm2``, ``FILE.gguf`` | the same: a project checkpoint name or a GGUF file (:mod:`rlvr_bench.checkpoints`) |
 | ``openai:MODEL@URL`` | OpenAI-compatible server, e.g. ``http://127.0.0.1:8000/v1`` (vLLM, ``transformers serve``) |
 | ``openai:MODEL@ENV_VAR`` | the same, with the URL read from the environment variable ENV_VAR |
 | ``openai:MODEL`` | the OpenAI API (or ``OPENAI_BASE_URL``); needs the API key variable |
@@ -30,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from rlvr_bench.errors import ConfigError, InputError, UserError
-from rlvr_bench.generation import HFPolicy, OpenAIPolicy, Policy, VLLMPolicy, check_hf_model
+from rlvr_bench.generation import HFPolicy, OpenAIPolicy, Policy, VLLMPolicy
 from rlvr_bench.records import Item, Response, iter_jsonl
 
 BACKENDS = ("hf", "openai", "vllm", "responses")
@@ -125,6 +126,34 @@ def parse_policy_specs(texts: Sequence[str], api_key_env: str = DEFAULT_API_KEY_
                             f"name them with NAME=SPEC")
         seen[spec.name] = spec.raw
     return specs
+
+
+def check_hf_model(name: str, model_ref: str) -> None:
+    """ConfigError (one line) unless ``model_ref`` is a checkpoint the one loader can use here: a project
+    name that is installed (``smollm2``), an existing ``.gguf`` file, a model folder, or a hub id
+    transformers can resolve. Nothing is converted or loaded."""
+    from rlvr_bench.checkpoints import checkpoint_problem, is_named_or_gguf
+
+    if is_named_or_gguf(model_ref):
+        problem = checkpoint_problem(model_ref)
+        if problem is not None:
+            raise ConfigError(f"policy {name!r}: {problem}")
+        return
+    path = Path(model_ref).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise ConfigError(f"policy {name!r}: {model_ref} is not a model folder (no config.json)")
+        return
+    looks_like_path = model_ref.startswith((".", "/", "~")) or model_ref.count("/") != 1
+    if looks_like_path:
+        raise ConfigError(f"policy {name!r}: model folder not found: {model_ref}")
+    try:
+        from transformers import AutoConfig
+
+        AutoConfig.from_pretrained(model_ref)
+    except Exception as exc:  # offline, missing or gated: one line for the user
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"policy {name!r}: cannot load {model_ref!r} (not a local folder; hub: {first})") from None
 
 
 def check_policy(spec: PolicySpec) -> None:

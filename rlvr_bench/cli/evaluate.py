@@ -155,7 +155,8 @@ def generation_overrides(n_samples: int | None, temperature: float | None, top_p
 @user_errors_exit_2
 def eval_command(
     policy: Annotated[list[str], typer.Option(
-        "--policy", "-p", help="A policy: model folder or hub id; openai:MODEL@URL; vllm:PATH; "
+        "--policy", "-p", help="A policy: smollm2 (the installed SmolLM2-135M-Instruct), a .gguf file, a model "
+        "folder or hub id; openai:MODEL@URL; vllm:PATH; "
         "responses:FILE.jsonl[:NAME]. Prefix NAME= to name it. Repeat to compare policies. A checkpoint "
         "saved by rlvr-bench is asked with its own prompt and generation settings unless flags below say otherwise.")],
     judges: Annotated[list[str] | None, typer.Option(
@@ -172,13 +173,14 @@ def eval_command(
         help="Sampling temperature; 0 = greedy. Default: the policy's own, else 0.")] = None,
     top_p: Annotated[float | None, typer.Option(help="Nucleus sampling mass in (0, 1]. Default: 1.")] = None,
     max_new_tokens: Annotated[int | None, typer.Option(
-        help="Generated tokens per response. Default: the policy's own, else 512.")] = None,
+        help="Generated tokens per response. Default: the policy's own, else the task's (task.yaml "
+        "generation:), else 512.")] = None,
     stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable).")] = None,
     seed: Annotated[int | None, typer.Option(
         help="Seed of sampling (default: the policy's own, else 0) and of the bootstrap (default 0).")] = None,
     system_prompt: Annotated[str | None, typer.Option(
         help="Ask every policy in chat form with this system prompt ('' for none). Default: the policy's own "
-        "prompt, else the study's instruction to end with 'Therefore, the answer is ...'.")] = None,
+        "prompt, else the task's, else the study's instruction to end with 'Therefore, the answer is ...'.")] = None,
     system_prompt_file: Annotated[Path | None, typer.Option(help="Read the system prompt from this file.")] = None,
     prompt_template: Annotated[str | None, typer.Option(
         help="Ask every policy this text prompt, '{question}' replaced and \\n a line break (no chat "

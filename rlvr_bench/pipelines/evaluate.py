@@ -12,10 +12,12 @@ responses. Generation, judging and statistics are the one engine of
 
 How each policy is asked: a checkpoint saved by rlvr-bench carries its prompt
 and generation settings (:mod:`rlvr_bench.prompting`), so a trained policy is
-asked exactly as its run asked it; other policies get the study's chat prompt
+asked exactly as its run asked it; other policies get the task's generation
+defaults where its task.yaml declares them (``generation:``, e.g. a short
+``max_new_tokens`` for short answers), else the study's chat prompt
 (:data:`~rlvr_bench.generation.DEFAULT_SYSTEM_PROMPT`) and the default
 settings. Settings given explicitly (``GenerationOverrides``, the command's
-flags) replace either.
+flags) replace any of these.
 
 Everything (task or data file, split, policies, judges, files) is checked
 before the first token is generated, and the run directory appears only when
@@ -29,7 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from rlvr_bench.errors import UserError
+from rlvr_bench.errors import InputError, UserError
 from rlvr_bench.generation import GenerationProgress, HFPolicy, Policy
 from rlvr_bench.judges.base import Judge
 from rlvr_bench.judges.registry import build_judges
@@ -39,10 +41,10 @@ from rlvr_bench.pipelines.engine import eval_results as eval_results
 from rlvr_bench.pipelines.engine import generate_responses
 from rlvr_bench.pipelines.engine import judge_all as judge_all
 from rlvr_bench.policies import PolicySpec, build_policy, check_policy, parse_policy_specs, read_policy_responses
-from rlvr_bench.prompting import GenerationOverrides, GenerationSettings, read_policy_settings
+from rlvr_bench.prompting import GenerationOverrides, GenerationSettings, PromptFormat, read_policy_settings
 from rlvr_bench.records import Item, Judgment, Response
 from rlvr_bench.rundir import RunWriter, default_run_path
-from rlvr_bench.tasks import SPLITS, load_task
+from rlvr_bench.tasks import SPLITS, TaskInfo, load_task
 
 DEFAULT_SPLIT = "test"
 
@@ -81,11 +83,13 @@ class _Entry:
     settings: GenerationSettings
 
 
-def policy_settings(spec: PolicySpec, overrides: GenerationOverrides) -> GenerationSettings:
-    """How ``spec`` is asked: its checkpoint's own settings (a folder saved by rlvr-bench), else the defaults,
-    with every explicitly given setting replacing them."""
+def policy_settings(spec: PolicySpec, overrides: GenerationOverrides,
+                    task_defaults: GenerationSettings | None = None) -> GenerationSettings:
+    """How ``spec`` is asked: its checkpoint's own settings (a folder saved by rlvr-bench), else the task's
+    defaults (task.yaml ``generation:``), else the built-in defaults, with every explicitly given setting
+    replacing them."""
     saved = read_policy_settings(spec.target) if spec.backend in ("hf", "vllm") and Path(spec.target).is_dir() else None
-    settings = overrides.apply(saved)
+    settings = overrides.apply(saved or task_defaults)
     if settings.prompt.kind == "template" and spec.backend == "openai":
         raise UserError(f"policy {spec.name!r}: a text-template prompt needs the hf or vllm backend "
                         "(a chat endpoint takes messages); give --system-prompt to ask it in chat form")
@@ -93,17 +97,17 @@ def policy_settings(spec: PolicySpec, overrides: GenerationOverrides) -> Generat
 
 
 def _policy_entries(policies: Sequence[PolicySpec | Policy], overrides: GenerationOverrides,
-                    concurrency: int) -> list[_Entry]:
+                    concurrency: int, task_defaults: GenerationSettings | None = None) -> list[_Entry]:
     entries = []
     for policy in policies:
         if isinstance(policy, PolicySpec):
             check_policy(policy)
-            settings = policy_settings(policy, overrides)
+            settings = policy_settings(policy, overrides, task_defaults)
             backend = build_policy(policy, settings.batch_size, concurrency) if policy.generates else None
             description = {**policy.to_json(), **(backend.describe() if backend else {})}
             entries.append(_Entry(policy.name, description, policy, backend, settings))
         else:
-            settings = overrides.apply(None)
+            settings = overrides.apply(task_defaults)
             if isinstance(policy, HFPolicy):  # a ready backend batches as it was built to
                 settings = replace(settings, batch_size=policy.batch_size)
             entries.append(_Entry(policy.name, {"name": policy.name, **policy.describe()}, None, policy, settings))
@@ -158,7 +162,9 @@ def evaluate_policies(
     ``policies`` are parsed specs (checked here: folders, keys, packages, responses files) or
     ready backends (e.g. ``HFPolicy.from_model`` on a model in memory); ``judges`` preset names
     (or paths) or built judges, the first being the primary judge of summaries; ``generation``
-    the settings given explicitly (each replaces every policy's own). ``seed`` seeds the
+    the settings given explicitly (each replaces every policy's own); ``task_source`` describes the
+    items (from :func:`load_eval_items`; its ``generation_defaults`` apply to policies without
+    settings of their own). ``seed`` seeds the
     bootstrap. Raises a one-line UserError before any generation when something cannot run, and
     stops when a judge fails on more than ``max_unscored`` of the responses.
     """
@@ -169,7 +175,7 @@ def evaluate_policies(
                           else [j for j in judges if not isinstance(j, str)])
     if len(built) != len(judges):
         raise UserError("give judges either all as names or all as built judges")
-    entries = _policy_entries(policies, overrides, concurrency)
+    entries = _policy_entries(policies, overrides, concurrency, task_generation_settings(task_source))
     where = _where(task_source, split)
     imported = {e.name: read_policy_responses(e.spec, items, where) for e in entries if e.spec and not e.spec.generates}
 
@@ -252,7 +258,47 @@ def load_eval_items(task: str | None = "starter", split: str | None = DEFAULT_SP
     items = loaded.items_in(split)
     if not items:
         raise UserError(f"task {loaded.name!r} has no items in split {split!r}")
-    return items, {"task": loaded.name, "path": str(loaded.info.path), "split": split}
+    source: dict[str, Any] = {"task": loaded.name, "path": str(loaded.info.path), "split": split}
+    defaults = read_task_generation(loaded.info)
+    if defaults:
+        source["generation_defaults"] = defaults
+    return items, source
+
+
+#: what a task.yaml's ``generation:`` mapping may set, and the type of each value
+TASK_GENERATION_FIELDS: dict[str, type] = {"system_prompt": str, "max_new_tokens": int}
+
+
+def read_task_generation(info: TaskInfo) -> dict[str, Any]:
+    """A task's generation defaults (task.yaml ``generation:``), validated; {} when it declares none.
+
+    A short-answer task can say that answers need few tokens (``max_new_tokens``) and ask for them
+    in its own words (``system_prompt``); a checkpoint's own settings and explicit flags still win.
+    """
+    raw = info.extra.get("generation")
+    if raw is None:
+        return {}
+    path = info.path / "task.yaml"
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: field 'generation' must be a mapping of {', '.join(TASK_GENERATION_FIELDS)}")
+    for key, value in raw.items():
+        kind = TASK_GENERATION_FIELDS.get(str(key))
+        if kind is None:
+            raise InputError(f"{path}: field 'generation.{key}': unknown setting "
+                             f"(known: {', '.join(TASK_GENERATION_FIELDS)})")
+        if isinstance(value, bool) or not isinstance(value, kind) or (isinstance(value, int) and value < 1):
+            expected = "a whole number >= 1" if kind is int else "text"
+            raise InputError(f"{path}: field 'generation.{key}' must be {expected}, got {value!r}")
+    return dict(raw)
+
+
+def task_generation_settings(source: Mapping[str, Any] | None) -> GenerationSettings | None:
+    """The built-in defaults with the task's ``generation_defaults`` (see :func:`read_task_generation`)."""
+    defaults = (source or {}).get("generation_defaults")
+    if not defaults:
+        return None
+    prompt = PromptFormat.chat(defaults["system_prompt"]) if "system_prompt" in defaults else None
+    return GenerationOverrides(prompt=prompt, max_new_tokens=defaults.get("max_new_tokens")).apply(None)
 
 
 def evaluate(
