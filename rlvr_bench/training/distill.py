@@ -9,7 +9,8 @@ module does the same for any teacher judge and any student:
    and counted;
 2. a seeded split by *question* into training and held-out examples;
 3. training (:mod:`rlvr_bench.training.distill_students`): SFT of a generative
-   student on the verdict token, or a MiniLM classifier head;
+   student on the verdict word's tokens, or a MiniLM classifier head (``--compare``
+   trains students of other kinds on the same examples, judged beside it);
 4. a judge preset ``<run>/judge.yaml`` pointing at the saved student, so every
    command can use it at once (``--judges <run>/judge.yaml``);
 5. held-out evaluation through the agreement harness: the student judges the

@@ -1,14 +1,18 @@
 """Training the distilled verifier: a generative student by SFT (trl), or a MiniLM classifier head.
 
-Generative student (``--student tiny``, a local checkpoint folder or a hub id):
-every example is the verifier prompt rendered exactly as the ``hf`` judge renders
-it at inference (same template, the model's chat template, same tokenisation:
-see :func:`verifier_prompt_ids`), followed by one target token, the teacher's
-verdict word (YES or NO). The loss is on that token only: the dataset is handed
-to trl's ``SFTTrainer`` pre-tokenised with a ``completion_mask`` (0 on the
-prompt, 1 on the verdict) and ``completion_only_loss=True``, trl's prompt-completion
-masking without letting trl re-tokenise the prompt differently from inference or
-append an EOS token to the target.
+Generative student (``--student tiny``, ``smollm2``, a local checkpoint folder, a ``.gguf``
+file or a hub id): every example is the verifier prompt rendered exactly as the ``hf``
+judge renders it at inference (same template, the model's chat template, same
+tokenisation: see :func:`verifier_prompt_ids`), followed by the teacher's verdict
+word (YES or NO) as the token sequence the hf judge scores for it
+(:func:`verdict_targets`): SmolLM2 writes "YES" as "Y" + "ES", so a YES example
+ends in two target tokens and a NO example in one. The loss is on those tokens
+only: the dataset is handed to trl's ``SFTTrainer`` pre-tokenised with a
+``completion_mask`` (0 on the prompt, 1 on the verdict tokens) and
+``completion_only_loss=True``, trl's prompt-completion masking without letting trl
+re-tokenise the prompt differently from inference or append an EOS token. The
+summed loss of an example is then -log P(its verdict sequence), the quantity the
+hf judge's soft score P(YES) / (P(YES) + P(NO)) is built from.
 
 ``tiny`` builds a small llama-architecture model and a BPE tokenizer trained on the
 rendered prompts, with the project's own builders (:func:`rlvr_bench.training.tiny_models.train_tokenizer`,
