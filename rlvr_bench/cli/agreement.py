@@ -13,7 +13,7 @@ from rlvr_bench.cli.progress import judging_progress
 from rlvr_bench.errors import UserError
 from rlvr_bench.judges.registry import offline_presets
 from rlvr_bench.judging import DEFAULT_MAX_UNSCORED
-from rlvr_bench.pipelines.agreement import agreement, resolve_judges
+from rlvr_bench.pipelines.agreement import agreement, low_mass_warnings, resolve_judges
 from rlvr_bench.pipelines.inputs import load_inputs
 from rlvr_bench.rundir import check_run_destination
 
@@ -71,7 +71,7 @@ def print_judge_summary(results: dict[str, Any]) -> None:
              (("fleiss_kappa", "Fleiss' kappa"), ("krippendorff_alpha", "Krippendorff's alpha"),
               ("gwet_ac1", "Gwet's AC1"))]
     console.print("  ".join(parts))
-    for warning in results["overall"].get("warnings", []):
+    for warning in [*results["overall"].get("warnings", []), *low_mass_warnings(results["judge_summary"])]:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
 

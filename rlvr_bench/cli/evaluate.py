@@ -15,6 +15,7 @@ from rlvr_bench.cli.app import MaxUnscored, app, console, err_console, split_nam
 from rlvr_bench.errors import UserError
 from rlvr_bench.generation import GenerationProgress
 from rlvr_bench.judging import DEFAULT_MAX_UNSCORED, ProgressCallback
+from rlvr_bench.pipelines.agreement import low_mass_warnings
 from rlvr_bench.pipelines.evaluate import DEFAULT_SPLIT, evaluate, load_eval_items
 from rlvr_bench.pipelines.judge_run import judge_run
 from rlvr_bench.policies import parse_policy_specs
@@ -83,6 +84,8 @@ def print_eval(results: dict[str, Any], run_dir: Path | None) -> None:
 
         console.print("Judge agreement on these responses:")
         print_kappa_matrix(results["judge_agreement"])
+        for warning in low_mass_warnings(results["judge_agreement"]["judge_summary"]):
+            console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
     console.print(f"run directory: {run_dir}", highlight=False)
 
 

@@ -20,6 +20,7 @@ from rlvr_bench.errors import UserError
 from rlvr_bench.judges.base import Judge
 from rlvr_bench.judges.recorded import check_recorded
 from rlvr_bench.judges.registry import build_judges, offline_presets
+from rlvr_bench.judges.verdict_parsing import verdict_mass_from_error
 from rlvr_bench.judging import (
     DEFAULT_MAX_UNSCORED,
     FailureBudget,
@@ -31,6 +32,9 @@ from rlvr_bench.pipelines.inputs import VerdictMatrix, load_inputs, verdict_matr
 from rlvr_bench.records import Judgment
 from rlvr_bench.rundir import RunWriter, default_run_path
 from rlvr_bench.stats import agreement_statistics
+from rlvr_bench.stats.bootstrap import percentile_interval, resample_sums
+from rlvr_bench.stats.tables import safe_divide
+from rlvr_bench.stats.verifier_metrics import Metric
 
 RESULTS_SCHEMA = "rlvr-bench/agreement/v1"
 #: a domain needs at least this many questions for its own statistics (fewer gives
@@ -63,9 +67,47 @@ def unscored_reason(error: str | None) -> str:
     return text.split(":")[0].strip()
 
 
-def judge_summary(matrix: VerdictMatrix, judgments: Sequence[Judgment]) -> list[dict[str, Any]]:
-    """Per judge: how many verdicts were scored, pass rate, soft-score mean, latency, failure reasons, and
-    how many scored verdicts carry a warning (e.g. "low verdict mass") with its reasons."""
+def low_verdict_mass(matrix: VerdictMatrix, judgments: Sequence[Judgment], judge: str, n_bootstrap: int,
+                     seed: int) -> dict[str, Any] | None:
+    """How many of ``judge``'s scored verdicts were flagged for low verdict mass (P(YES) + P(NO) below the
+    judge's ``low_verdict_mass``): their share of the scored verdicts with a 95% CI (bootstrap over
+    questions) and the median mass of the flagged ones. None when no verdict was flagged (rule judges)."""
+    mass = {j.response_id: verdict_mass_from_error(j.verdict) for j in judgments
+            if j.judge == judge and j.verdict.passed is not None}
+    if all(value is None for value in mass.values()):
+        return None
+    scored = ~np.isnan(matrix.passed[:, matrix.judges.index(judge)])
+    flagged = np.array([mass.get(r.id) is not None for r in matrix.responses]) & scored
+    # per question: (flagged, scored) counts; the share is a ratio of their sums in every resample
+    per_question = np.zeros((int(matrix.clusters.max()) + 1, 2))
+    np.add.at(per_question, matrix.clusters, np.stack([flagged, scored], axis=1).astype(np.float64))
+    boot = resample_sums(per_question, n_bootstrap, seed)
+    low, high = percentile_interval(safe_divide(boot[:, 0], boot[:, 1])[:, None], 0.95)
+    share = Metric(float(flagged.sum() / scored.sum()), float(low[0]), float(high[0]), int(scored.sum()))
+    flagged_mass = [value for value in mass.values() if value is not None]
+    return {"n_flagged": int(flagged.sum()), "share": share.to_json(),
+            "median_flagged_mass": float(np.median(flagged_mass))}
+
+
+def low_mass_warnings(summary: Sequence[dict[str, Any]]) -> list[str]:
+    """One line per judge of a :func:`judge_summary` whose scored verdicts were flagged for low verdict mass."""
+    lines = []
+    for row in summary:
+        low = row.get("low_verdict_mass")
+        if low:
+            share = low["share"]
+            ci = "" if share["ci_low"] is None else f" [{share['ci_low']:.2f}, {share['ci_high']:.2f}]"
+            lines.append(f"judge {row['judge']!r}: {low['n_flagged']} of {share['n']} scored verdicts have low "
+                         f"verdict mass (share {share['estimate']:.2f}{ci}; median mass of those "
+                         f"{low['median_flagged_mass']:.3g}): YES and NO hold little of its probability")
+    return lines
+
+
+def judge_summary(matrix: VerdictMatrix, judgments: Sequence[Judgment], n_bootstrap: int,
+                  seed: int) -> list[dict[str, Any]]:
+    """Per judge: how many verdicts were scored, pass rate, soft-score mean, latency, failure reasons,
+    how many scored verdicts carry a warning (e.g. "low verdict mass") with its reasons, and the share of
+    low-mass verdicts with its CI (:func:`low_verdict_mass`)."""
     summary = []
     for col, name in enumerate(matrix.judges):
         passed = matrix.passed[:, col]
@@ -86,6 +128,7 @@ def judge_summary(matrix: VerdictMatrix, judgments: Sequence[Judgment]) -> list[
             "unscored_reasons": dict(reasons),
             "n_scored_with_warning": sum(warnings.values()),
             "warning_reasons": dict(warnings),
+            "low_verdict_mass": low_verdict_mass(matrix, judgments, name, n_bootstrap, seed),
             "prompt_tokens": sum(v.prompt_tokens or 0 for v in mine),
             "completion_tokens": sum(v.completion_tokens or 0 for v in mine),
         })
@@ -117,7 +160,7 @@ def agreement_results(matrix: VerdictMatrix, judgments: Sequence[Judgment], n_bo
         "n_questions": len(np.unique(matrix.clusters)),
         "has_gold": has_gold,
         "bootstrap": {"n_resamples": n_bootstrap, "seed": seed, "unit": "question", "confidence": 0.95},
-        "judge_summary": judge_summary(matrix, judgments),
+        "judge_summary": judge_summary(matrix, judgments, n_bootstrap, seed),
         "overall": overall.to_json(),
         "by_domain": by_domain,
     }

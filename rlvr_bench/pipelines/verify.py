@@ -34,7 +34,7 @@ from rlvr_bench.judging import (
     cache_option,
     judge_responses,
 )
-from rlvr_bench.pipelines.agreement import judge_summary, resolve_judges
+from rlvr_bench.pipelines.agreement import judge_summary, low_mass_warnings, resolve_judges
 from rlvr_bench.pipelines.inputs import Inputs, VerdictMatrix, load_inputs, verdict_matrix
 from rlvr_bench.records import Item, Judgment, Response, read_responses
 from rlvr_bench.rundir import RunWriter, default_run_path
@@ -292,7 +292,7 @@ def gold_results(matrix: VerdictMatrix, judgments: Sequence[Judgment], by_item: 
     judged = {r.id for r in matrix.responses}
     gold_judgments = [j for j in judgments if j.response_id in judged]
     return {
-        "judge_summary": judge_summary(matrix, gold_judgments),
+        "judge_summary": judge_summary(matrix, gold_judgments, n_bootstrap, seed),
         "overall": overall,
         "breakdowns": breakdowns,
         "soft": soft,
@@ -312,7 +312,7 @@ def _warnings(results: dict[str, Any]) -> list[str]:
                             "(excluded from its metrics)")
     if results["label_counts"]["correct"] == 0 or results["label_counts"]["incorrect"] == 0:
         warnings.append("the gold labels have a single class: recall / false-positive rate and AUROC are undefined")
-    return warnings
+    return warnings + low_mass_warnings(results["judge_summary"])
 
 
 def _rows_by(matrix: VerdictMatrix, key: Callable[[Response], str | None]) -> dict[str, np.ndarray]:
@@ -367,7 +367,8 @@ def attack_results(matrix: VerdictMatrix, judgments: Sequence[Judgment], setting
         "item_sample": {"requested": settings.get("attack_items"), "seed": settings.get("seed")},
         "master_keys": [{"name": k.name, "text": k.text, "kind": k.kind} for k in attack_suite.MASTER_KEYS],
         "perturbations": kind_order,
-        "judge_summary": judge_summary(matrix, [j for j in judgments if j.response_id in used]),
+        "judge_summary": judge_summary(matrix, [j for j in judgments if j.response_id in used], n_bootstrap,
+                                       seed),
         "master_key": _rate_table(matrix, keys, "false_positive_rate", key_order, n_bootstrap, seed),
         "master_key_any": _any_key_passes(matrix, attack_rows, n_bootstrap, seed),
         "perturbation": _rate_table(matrix, kinds, "false_negative_rate", kind_order, n_bootstrap, seed),

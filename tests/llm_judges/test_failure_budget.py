@@ -119,3 +119,61 @@ def test_scored_verdicts_with_a_warning_are_counted(tmp_path: Path) -> None:
     low = next(row for row in result.results["judge_summary"] if row["judge"] == "low")
     assert low["n_unscored"] == 0 and low["n_scored_with_warning"] == low["n"] // 2
     assert low["warning_reasons"] == {"low verdict mass": low["n"] // 2}
+
+
+def test_the_share_of_low_mass_verdicts_has_a_question_bootstrap_ci() -> None:
+    """Flagged share over scored verdicts, its CI against a plain loop over the same resamples of
+    questions, the flagged median mass, the printed line; none for a rule judge that records no mass."""
+    import numpy as np
+
+    from rlvr_bench.pipelines.agreement import low_mass_warnings
+    from rlvr_bench.stats.bootstrap import cluster_weights, percentile_interval
+
+    masses = [0.05, 0.3, None, 0.45, None, None, 0.2]  # None: enough mass, not flagged
+
+    class SomeLowMass(BaseJudge):
+        def judge_batch(self, triples: Sequence[Triple]) -> list[Verdict]:
+            verdicts = []
+            for triple in triples:
+                k = sum(map(ord, triple.question + triple.response)) % (len(masses) + 1)
+                if k == len(masses):  # unscored: left out of the share
+                    verdicts.append(Verdict(None, None, error="unparseable verdict"))
+                elif masses[k] is None:
+                    verdicts.append(Verdict(True, 0.9))
+                else:
+                    verdicts.append(Verdict(True, 0.6, error=f"low verdict mass: YES and NO hold {masses[k]:.3g} "
+                                                             "of the probability (less than low_verdict_mass=0.5)"))
+            return verdicts
+
+    result = agreement(judges=["exact", SomeLowMass(JudgeSpec("some", "test"))], n_bootstrap=300, seed=3,
+                       max_unscored=0.5, write=False)
+    rows = {row["judge"]: row for row in result.results["judge_summary"]}
+    assert rows["exact"]["low_verdict_mass"] is None
+    low = rows["some"]["low_verdict_mass"]
+    matrix, column = result.matrix, result.matrix.judges.index("some")
+    verdicts = {j.response_id: j.verdict for j in result.judgments if j.judge == "some"}
+    flagged = np.array([bool(verdicts[r.id].error and verdicts[r.id].passed is not None
+                             and verdicts[r.id].error.startswith("low")) for r in matrix.responses])
+    scored = ~np.isnan(matrix.passed[:, column])
+    assert 0 < flagged.sum() < scored.sum() < len(scored)
+    assert low["n_flagged"] == flagged.sum() and low["share"]["n"] == scored.sum()
+    assert low["share"]["estimate"] == pytest.approx(flagged.sum() / scored.sum())
+    flagged_masses = [m for r in matrix.responses if (m := _mass(verdicts[r.id])) is not None]
+    assert low["median_flagged_mass"] == pytest.approx(float(np.median(flagged_masses)))
+    # reference: each resample's share from the same question weights, question by question
+    n_questions = int(matrix.clusters.max()) + 1
+    shares = []
+    for weights in cluster_weights(n_questions, 300, 3):
+        w = weights[matrix.clusters]
+        shares.append((w * flagged).sum() / (w * scored).sum())
+    ref_low, ref_high = percentile_interval(np.array(shares)[:, None], 0.95)
+    assert (low["share"]["ci_low"], low["share"]["ci_high"]) == pytest.approx((ref_low[0], ref_high[0]))
+    assert low["share"]["ci_low"] < low["share"]["estimate"] < low["share"]["ci_high"]
+    [line] = low_mass_warnings(result.results["judge_summary"])
+    assert line.startswith(f"judge 'some': {flagged.sum()} of {scored.sum()} scored verdicts have low verdict mass")
+
+
+def _mass(verdict: Verdict) -> float | None:
+    from rlvr_bench.judges.verdict_parsing import verdict_mass_from_error
+
+    return verdict_mass_from_error(verdict) if verdict.passed is not None else None

@@ -153,3 +153,35 @@ def test_the_smollm2_preset_is_a_soft_reward(smollm2_env: Path, judged: tuple[li
                      reference=[t.reference for t in triples])
     assert rewards == pytest.approx([v.p_pass for v in verdicts], abs=1e-4)  # float32 on cpu, as the fixture
     assert judge.usage().verdicts == len(triples)  # judged here, not read from a cache
+
+
+def test_verify_reports_the_share_of_low_mass_verdicts(smollm2_env: Path, tmp_path: Path) -> None:
+    """`verify --judges smollm2,contains` on labelled verifier-gold rows: the real model's flagged verdicts
+    (recorded in judgments.jsonl) are counted in results.json with a CI and named in one printed warning."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from rlvr_bench.cli import app
+
+    task = load_task("verifier-gold")
+    by_id = {item.id: item for item in task.items}
+    rows = [{"id": r.id, "question": by_id[r.item_id].question, "reference": by_id[r.item_id].reference,
+             "response": r.text, "label": r.label, "domain": by_id[r.item_id].domain}
+            for r in task.responses[:6]]
+    data = tmp_path / "gold.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    out = tmp_path / "run"
+    result = CliRunner().invoke(app, ["verify", "--data", str(data), "--judges", "smollm2,contains",
+                                      "--bootstrap", "50", "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    summary = {row["judge"]: row for row in json.loads((out / "results.json").read_text())["judge_summary"]}
+    judgments = [json.loads(line) for line in (out / "judgments.jsonl").read_text().splitlines()]
+    flagged = [j for j in judgments if j["judge"] == "smollm2" and j["passed"] is not None
+               and (j["error"] or "").startswith("low verdict mass")]
+    assert flagged, "the zero-shot model flags its verdicts on verifier-gold: nothing to count otherwise"
+    low = summary["smollm2"]["low_verdict_mass"]
+    assert low["n_flagged"] == len(flagged) and low["share"]["n"] == summary["smollm2"]["n_scored"]
+    assert summary["contains"]["low_verdict_mass"] is None
+    assert f"judge 'smollm2': {len(flagged)} of {low['share']['n']} scored verdicts have low verdict mass" in (
+        " ".join(result.stdout.split()))
