@@ -32,9 +32,7 @@ from rlvr_bench.pipelines.inputs import VerdictMatrix, load_inputs, verdict_matr
 from rlvr_bench.records import Judgment
 from rlvr_bench.rundir import RunWriter, default_run_path
 from rlvr_bench.stats import agreement_statistics
-from rlvr_bench.stats.bootstrap import percentile_interval, resample_sums
-from rlvr_bench.stats.tables import safe_divide
-from rlvr_bench.stats.verifier_metrics import Metric
+from rlvr_bench.stats.verifier_metrics import clustered_share
 
 RESULTS_SCHEMA = "rlvr-bench/agreement/v1"
 #: a domain needs at least this many questions for its own statistics (fewer gives
@@ -78,12 +76,7 @@ def low_verdict_mass(matrix: VerdictMatrix, judgments: Sequence[Judgment], judge
         return None
     scored = ~np.isnan(matrix.passed[:, matrix.judges.index(judge)])
     flagged = np.array([mass.get(r.id) is not None for r in matrix.responses]) & scored
-    # per question: (flagged, scored) counts; the share is a ratio of their sums in every resample
-    per_question = np.zeros((int(matrix.clusters.max()) + 1, 2))
-    np.add.at(per_question, matrix.clusters, np.stack([flagged, scored], axis=1).astype(np.float64))
-    boot = resample_sums(per_question, n_bootstrap, seed)
-    low, high = percentile_interval(safe_divide(boot[:, 0], boot[:, 1])[:, None], 0.95)
-    share = Metric(float(flagged.sum() / scored.sum()), float(low[0]), float(high[0]), int(scored.sum()))
+    share = clustered_share(flagged, scored, matrix.clusters, n_bootstrap, seed)
     flagged_mass = [value for value in mass.values() if value is not None]
     return {"n_flagged": int(flagged.sum()), "share": share.to_json(),
             "median_flagged_mass": float(np.median(flagged_mass))}

@@ -131,6 +131,17 @@ def sum_by_cluster(per_unit: FloatArray, cluster_index: NDArray[np.intp], n_clus
     return out
 
 
+def clustered_share(hits: NDArray[np.bool_], counted: NDArray[np.bool_], clusters: NDArray[np.integer],
+                    n_bootstrap: int, seed: int, confidence: float = 0.95) -> Metric:
+    """hits / counted over the units, with a percentile CI from the bootstrap over clusters (each resample's
+    share is the ratio of its resampled sums); ``n`` = units counted."""
+    index, n_clusters = _subset_clusters(clusters)
+    units = np.stack([hits & counted, counted], axis=1).astype(np.float64)
+    boot = resample_sums(sum_by_cluster(units, index, n_clusters), n_bootstrap, seed)
+    return _metric(safe_divide(units[:, 0].sum(), units[:, 1].sum()), safe_divide(boot[:, 0], boot[:, 1]),
+                   units[:, 1].sum(), confidence)
+
+
 # ------------------------------------------------------------------ soft metrics
 
 
