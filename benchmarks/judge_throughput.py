@@ -16,6 +16,7 @@
 
     python benchmarks/judge_throughput.py                 # 192 triples
     python benchmarks/judge_throughput.py --triples 96 --threads 2
+    python benchmarks/judge_throughput.py --judge smollm2      # any hf preset in place of the tiny judge
 
 The tiny judge is built on first use (about 30 s of CPU); caches live in a
 temporary folder that is removed at the end.
@@ -198,6 +199,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="CPU threads per forward pass")
     parser.add_argument("--latency-ms", type=float, default=50.0, help="latency the local server adds")
     parser.add_argument("--stub-server", type=float, metavar="MS", help=argparse.SUPPRESS)
+    parser.add_argument("--judge", default="tiny", help="an hf judge preset (name or YAML file) to measure in "
+                        "place of the tiny judge; its checkpoint is also what serve-judge serves")
     args = parser.parse_args()
     if args.stub_server is not None:
         serve_stub(args.stub_server)
@@ -207,11 +210,23 @@ def main() -> None:
     from rlvr_bench.judges.hf_backend import HFJudge
     from rlvr_bench.judges.tiny_judge import ensure_tiny_judge
 
-    model = str(ensure_tiny_judge())
     triples = synthetic_triples(args.triples)
-    judge = HFJudge(JudgeSpec("tiny", "hf", params={"model": model, "device": "cpu", "dtype": "float32",
-                                                    "batch_size": args.batch_size, "threads": args.threads}))
-    print(f"model: tiny judge ({model}), {len(triples)} triples, batch {args.batch_size}, "
+    if args.judge == "tiny":
+        model = str(ensure_tiny_judge())
+        judge = HFJudge(JudgeSpec("tiny", "hf", params={"model": model, "device": "cpu", "dtype": "float32",
+                                                        "batch_size": args.batch_size, "threads": args.threads}))
+    else:
+        from dataclasses import replace
+
+        from rlvr_bench.judges.registry import resolve_preset
+
+        spec = resolve_preset(args.judge).spec
+        if spec.backend != "hf":
+            raise SystemExit(f"--judge {args.judge}: backend {spec.backend!r}; this benchmark runs hf judges")
+        judge = HFJudge(replace(spec, params={**spec.params, "device": "cpu", "dtype": "float32",
+                                              "batch_size": args.batch_size, "threads": args.threads}))
+        model = str(judge.lm.path)
+    print(f"model: {args.judge} judge ({model}), {len(triples)} triples, batch {args.batch_size}, "
           f"{args.threads} thread(s), {os.cpu_count()} CPUs")
 
     print("\n1. one forward pass vs generate(max_new_tokens=8) + parse (hf backend, same triples and batches)")
@@ -236,14 +251,15 @@ def main() -> None:
     process, base_url = start_server(model, args.latency_ms, args.threads)
     try:
         serial_s, parallel_s = concurrency_speedup(base_url, triples)
-        print(f"   serve-judge (tiny):  c=1 {serial_s:7.3f} s ({len(triples) / serial_s:6.1f} verdicts/s), c=32 "
+        print(f"   serve-judge ({args.judge}):  c=1 {serial_s:7.3f} s "
+              f"({len(triples) / serial_s:6.1f} verdicts/s), c=32 "
               f"{parallel_s:7.3f} s ({len(triples) / parallel_s:6.1f} verdicts/s): {serial_s / parallel_s:5.1f}x")
 
         with tempfile.TemporaryDirectory() as folder:
             local = cached_rerun(judge, triples, Path(folder), batch_size=64)
             remote = cached_rerun(http_judge(base_url, 32), triples, Path(folder), batch_size=64)
         print("\n3. fully cached re-run vs first run (judging.judge_triples with the SQLite cache)")
-        for label, figures in (("hf tiny judge", local), ("openai to serve-judge", remote)):
+        for label, figures in ((f"hf {args.judge} judge", local), ("openai to serve-judge", remote)):
             print(f"   {label:<21} first {figures['first_s']:7.3f} s, cached {figures['cached_s']:7.3f} s = "
                   f"{figures['cached_s'] / figures['first_s']:6.1%} of the first run   (target < 5%)")
     finally:

@@ -10,6 +10,7 @@ bfloat16 autocast (what ``runtime.bf16: true`` does on CPU), and prints each rat
   (avx512_bf16, AMX); elsewhere it is emulated and slower, so the recipe trains in float32 there.
 
     python benchmarks/smol_grpo_step.py                   # 16 completions x 48 tokens, like the recipe
+    python benchmarks/smol_grpo_step.py --judge smol-verifier   # the checkpoint of another hf preset
     python benchmarks/smol_grpo_step.py --completions 8 --tokens 32
 
 Needs the converted model (``make install``). Timings on a shared machine vary with its load; the
@@ -91,6 +92,8 @@ def main() -> int:
     parser.add_argument("--completions", type=int, default=16, help="completions per step (prompts x group)")
     parser.add_argument("--tokens", type=int, default=48, help="tokens per completion (max_completion_length)")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--judge", default="smollm2",
+                        help="the hf judge preset whose checkpoint is the policy stepped here (e.g. smol-verifier)")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
@@ -98,7 +101,10 @@ def main() -> int:
     from rlvr_bench.checkpoints import load_causal_lm
 
     torch.set_num_threads(args.threads)
-    model, tokenizer = load_causal_lm("smollm2", dtype="float32")
+    from rlvr_bench.judges.registry import resolve_preset
+
+    checkpoint = "smollm2" if args.judge == "smollm2" else str(resolve_preset(args.judge).spec.params["model"])
+    model, tokenizer = load_causal_lm(checkpoint, dtype="float32")
     print(f"SmolLM2-135M-Instruct, {args.completions} completions x {args.tokens} tokens, {args.threads} threads; "
           f"CPU: {cpu_flags()}; load average {os.getloadavg()[0]:.1f}")
     seconds: dict[str, dict[str, float]] = {}

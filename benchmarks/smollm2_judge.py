@@ -1,23 +1,26 @@
-"""SmolLM2-135M-Instruct as a judge: what the hf backend's design buys on a real model, in one run.
+"""A local model judge (default SmolLM2-135M-Instruct, ``--judge NAME`` for any hf preset): what the hf
+backend's design buys on a real model, every ratio measured in one run.
 
-1. **One pass vs generation.** The hf backend scores a verdict with ONE forward
-   pass (prompt plus the two inner nodes of the verdict tree, "Y" and " Y"). The
-   usual alternative generates 8 tokens greedily and parses the text. Same
-   model, same triples (the bundled verifier-gold task), same threads; at batch
-   1 and batch 16.
-2. **Verdicts per second against the prefill ceiling.** One verdict costs at
-   least one prefill: 2 x parameters x prompt tokens FLOPs. The ceiling is what
-   a plain float32 matmul of the model's largest shape (batch tokens x hidden @
-   hidden x intermediate) reaches on this machine, measured in the same run;
-   the fraction says how much of it the judge turns into verdicts.
-3. **float32 vs bfloat16**, one pass at batch 16 (bfloat16 pays only on CPUs
-   with avx512_bf16 / AMX; elsewhere it is emulated and slower).
+1. **Prefix reuse vs whole prompts vs generation.** The hf backend scores a verdict with ONE
+   forward pass (prompt plus the inner nodes of the verdict tree, "Y" and " Y"), and runs the
+   prompt prefix every triple shares (system turn and instructions, ~2/3 of the tokens) once
+   per run (``prefix_reuse``). Compared: that scorer; the same one pass over whole, padded
+   prompts (the scorer before prefix reuse); and the usual alternative, 8 greedily generated
+   tokens parsed as text. Same model, same triples (the bundled verifier-gold task), same
+   threads, float32. The variants run in turn, ``--repeats`` times, and each keeps its best
+   time, so a load spike on a shared machine hits one repeat, not one variant.
+2. **Verdicts per second against the prefill ceiling.** One whole-prompt verdict costs at
+   least one prefill: 2 x parameters x prompt tokens FLOPs. The ceiling is what a float32
+   matmul of the model's largest shape (batch tokens x hidden @ hidden x intermediate)
+   reaches here, measured in the same run. With prefix reuse a verdict costs less than
+   that prefill, so its fraction can pass 100%.
+3. **float32 vs bfloat16**, prefix reuse at batch 16, and what ``dtype: auto`` chose here.
 
-    python benchmarks/smollm2_judge.py                      # 16 triples
-    python benchmarks/smollm2_judge.py --triples 8 --bf16-triples 4
+    python benchmarks/smollm2_judge.py                      # smollm2, 16 triples, batch 16
+    python benchmarks/smollm2_judge.py --judge smol-verifier --threads 1 --batches 1,16
 
-Needs the converted model (``make install``). Timings on a shared machine vary
-with its load; the script prints the load average next to the numbers.
+Needs the converted model (``make install``). Timings on a shared machine vary with its load;
+the script prints the load average next to the numbers.
 """
 
 from __future__ import annotations
@@ -43,13 +46,20 @@ def gold_triples(n: int) -> list[Any]:
     return [Triple.of(by_id[r.item_id], r) for r in task.responses[:n]]
 
 
-def make_judge(dtype: str, batch_size: int) -> Any:
-    from rlvr_bench.judges.base import JudgeSpec
-    from rlvr_bench.judges.hf_backend import HFJudge
+def make_judge(name: str, dtype: str, batch_size: int, threads: int | None = None) -> Any:
+    """The hf preset ``name`` on cpu with ``dtype`` ("auto" measures) and ``batch_size``."""
+    from dataclasses import replace
 
-    return HFJudge(JudgeSpec(f"smollm2-{dtype}", "hf", params={"model": "smollm2", "prompt": "verifier",
-                                                               "device": "cpu", "dtype": dtype,
-                                                               "batch_size": batch_size}))
+    from rlvr_bench.judges.hf_backend import HFJudge
+    from rlvr_bench.judges.registry import resolve_preset
+
+    spec = resolve_preset(name).spec
+    if spec.backend != "hf":
+        raise SystemExit(f"--judge {name}: backend {spec.backend!r}; this benchmark runs hf judges")
+    params = {**spec.params, "device": "cpu", "dtype": dtype, "batch_size": batch_size}
+    if threads:
+        params["threads"] = threads
+    return HFJudge(replace(spec, name=f"{name}-{dtype}", params=params))
 
 
 def timed(action: Any) -> tuple[float, Any]:
@@ -58,10 +68,16 @@ def timed(action: Any) -> tuple[float, Any]:
     return time.perf_counter() - began, result
 
 
-def one_pass(judge: Any, triples: list[Any], batch_size: int) -> tuple[float, list[Any]]:
+def one_pass(judge: Any, triples: list[Any], batch_size: int, reuse: bool = True) -> tuple[float, list[Any]]:
+    """Time the hf scorer over ``triples`` in batches of ``batch_size``, with or without prefix reuse."""
+    kept = judge.prefix_ids
     judge.batch_size = batch_size
-    return timed(lambda: [v for i in range(0, len(triples), batch_size)
-                          for v in judge.judge_batch(triples[i:i + batch_size])])
+    judge.prefix_ids = kept if reuse else ()
+    try:
+        return timed(lambda: [v for i in range(0, len(triples), batch_size)
+                              for v in judge.judge_batch(triples[i:i + batch_size])])
+    finally:
+        judge.prefix_ids = kept
 
 
 def generate_and_parse(judge: Any, triples: list[Any], batch_size: int, new_tokens: int = 8) -> tuple[float, list]:
@@ -104,61 +120,100 @@ def matmul_flops_per_s(tokens: int, hidden: int, intermediate: int, threads: int
     return 2.0 * tokens * hidden * intermediate / best
 
 
+def best_of(repeats: int, variants: dict[str, Any]) -> dict[str, tuple[float, list[Any]]]:
+    """Each variant run ``repeats`` times in turn; per variant the best time and its verdicts."""
+    best: dict[str, tuple[float, list[Any]]] = {}
+    for _ in range(repeats):
+        for name, action in variants.items():
+            seconds, verdicts = action()
+            if name not in best or seconds < best[name][0]:
+                best[name] = (seconds, verdicts)
+    return best
+
+
+def same_verdicts(a: list[Any], b: list[Any]) -> str:
+    gap = max(abs(x.p_pass - y.p_pass) for x, y in zip(a, b, strict=True) if x.p_pass is not None)
+    same = sum(x.passed == y.passed for x, y in zip(a, b, strict=True))
+    return f"same verdict on {same}/{len(a)}, largest p_pass difference {gap:.1e}"
+
+
+def compare_scorers(args: argparse.Namespace, judge: Any, triples: list[Any]) -> dict[str, float]:
+    n = len(triples)
+    seconds: dict[str, float] = {}
+    for batch in args.batches:
+        variants = {"prefix reuse": lambda b=batch: one_pass(judge, triples, b, reuse=True),
+                    "whole prompts": lambda b=batch: one_pass(judge, triples, b, reuse=False),
+                    "generate(8)+parse": lambda b=batch: generate_and_parse(judge, triples, b)}
+        best = best_of(args.repeats, variants)
+        for name, (t, _) in best.items():
+            seconds[f"{name}, batch {batch}"] = t
+        reuse, whole, gen = (best[k][0] for k in variants)
+        scored = [(a, b) for a, b in zip(best["prefix reuse"][1], best["generate(8)+parse"][1], strict=True)
+                  if b.passed is not None]
+        print(f"batch {batch:2d} (best of {args.repeats}): prefix reuse {n / reuse:5.2f} verdicts/s, whole prompts "
+              f"{n / whole:5.2f}, generate(8)+parse {n / gen:5.2f}: prefix reuse is {whole / reuse:.2f}x the "
+              f"whole-prompt scorer and {gen / reuse:.1f}x generation")
+        print(f"   prefix reuse vs whole prompts: {same_verdicts(best['prefix reuse'][1], best['whole prompts'][1])}; "
+              f"generation left {n - len(scored)}/{n} unscored, same verdict on "
+              f"{sum(a.passed == b.passed for a, b in scored)}/{len(scored)} it scored")
+    return seconds
+
+
 def report(args: argparse.Namespace) -> None:
     triples = gold_triples(args.triples)
-    judge = make_judge("float32", 16)
-    judge.lm.threads = args.threads
+    judge = make_judge(args.judge, "float32", 16, args.threads)
     config = judge.lm.model.config
     params = sum(p.numel() for p in judge.lm.model.parameters())
     prompt_tokens = [len(judge.lm.encode(judge.render(t))) for t in triples]
     mean_tokens = sum(prompt_tokens) / len(prompt_tokens)
-    print(f"SmolLM2-135M-Instruct: {params / 1e6:.1f}M parameters, {len(triples)} verifier-gold triples, "
-          f"{mean_tokens:.0f} prompt tokens on average; torch threads {args.threads or 'default'}; "
-          f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-    one_pass(judge, triples[:2], 2)  # warm-up
-    rows: dict[str, float] = {}
-    agree: dict[int, float] = {}
-    for batch in (1, 16):
-        t_one, fast = one_pass(judge, triples, batch)
-        t_gen, slow = generate_and_parse(judge, triples, batch)
-        rows[f"one pass, batch {batch}"] = t_one
-        rows[f"generate(8) + parse, batch {batch}"] = t_gen
-        scored = [(a, b) for a, b in zip(fast, slow, strict=True) if b.passed is not None]
-        agree[batch] = sum(a.passed == b.passed for a, b in scored) / max(len(scored), 1)
-        unscored = len(triples) - len(scored)
-        print(f"batch {batch:2d}: one pass {len(triples) / t_one:5.2f} verdicts/s, generate(8)+parse "
-              f"{len(triples) / t_gen:5.2f} verdicts/s: one pass {t_gen / t_one:.1f}x faster; "
-              f"generation left {unscored}/{len(triples)} unscored; same verdict on {agree[batch]:.0%} of the "
-              f"{len(scored)} it scored")
-    t_one16 = rows["one pass, batch 16"]
-    ceiling = matmul_flops_per_s(16 * int(mean_tokens), config.hidden_size, config.intermediate_size, args.threads)
-    achieved = len(triples) / t_one16 * 2.0 * params * mean_tokens
-    print(f"prefill ceiling: a {16 * int(mean_tokens)}x{config.hidden_size} @ {config.hidden_size}x"
-          f"{config.intermediate_size} float32 matmul reaches {ceiling / 1e9:.1f} GFLOP/s here; the judge at batch "
-          f"16 turns {achieved / 1e9:.1f} GFLOP/s (2 x {params / 1e6:.0f}M x {mean_tokens:.0f} tokens per "
-          f"verdict) into verdicts: {achieved / ceiling:.0%} of the ceiling "
-          f"({ceiling / (2.0 * params * mean_tokens):.2f} verdicts/s at the ceiling)")
-    bf16_triples = triples[:args.bf16_triples]
-    t32, v32 = one_pass(judge, bf16_triples, 16)
-    del judge
-    judge16 = make_judge("bfloat16", 16)
-    judge16.lm.threads = args.threads
-    one_pass(judge16, bf16_triples[:1], 1)  # warm-up
-    t16, v16 = one_pass(judge16, bf16_triples, 16)
-    gap = max(abs(a.p_pass - b.p_pass) for a, b in zip(v32, v16, strict=True))
-    print(f"float32 vs bfloat16 ({len(bf16_triples)} triples, batch 16): {len(bf16_triples) / t32:.2f} vs "
-          f"{len(bf16_triples) / t16:.2f} verdicts/s: bfloat16 is {t32 / t16:.2f}x the speed of float32; "
-          f"largest p_pass difference {gap:.4f}; same verdicts on "
-          f"{sum(a.passed == b.passed for a, b in zip(v32, v16, strict=True))}/{len(bf16_triples)}")
+    print(f"judge {args.judge}: {params / 1e6:.1f}M parameters, {len(triples)} verifier-gold triples, "
+          f"{mean_tokens:.0f} prompt tokens on average, {len(judge.prefix_ids)} of them the shared prefix; "
+          f"torch threads {args.threads or 'default'}; load average before: {os.getloadavg()[0]:.1f} on "
+          f"{os.cpu_count()} CPUs")
+    one_pass(judge, triples[:2], 2)  # warm-up (and the prefix's keys and values, once)
+    seconds = compare_scorers(args, judge, triples)
+    t_whole = seconds[f"whole prompts, batch {args.batches[-1]}"]
+    t_reuse = seconds[f"prefix reuse, batch {args.batches[-1]}"]
+    tokens = args.batches[-1] * int(mean_tokens)
+    ceiling = matmul_flops_per_s(tokens, config.hidden_size, config.intermediate_size, args.threads)
+    per_verdict = 2.0 * params * mean_tokens
+    for name, t in (("whole prompts", t_whole), ("prefix reuse", t_reuse)):
+        achieved = len(triples) / t * per_verdict
+        print(f"prefill ceiling, {name} (batch {args.batches[-1]}): {len(triples) / t:.2f} verdicts/s = "
+              f"{achieved / 1e9:.1f} GFLOP/s of whole-prompt prefill (2 x {params / 1e6:.0f}M x {mean_tokens:.0f} "
+              f"tokens per verdict) = {achieved / ceiling:.0%} of the ceiling")
+    print(f"   the ceiling: a {tokens}x{config.hidden_size} @ {config.hidden_size}x{config.intermediate_size} float32 "
+          f"matmul reaches {ceiling / 1e9:.1f} GFLOP/s here ({ceiling / per_verdict:.2f} whole-prompt verdicts/s)")
+    compare_dtypes(args, judge, triples[:args.bf16_triples])
     print(f"load average after: {os.getloadavg()[0]:.1f}")
+
+
+def compare_dtypes(args: argparse.Namespace, judge: Any, triples: list[Any]) -> None:
+    judge16 = make_judge(args.judge, "bfloat16", 16, args.threads)
+    one_pass(judge16, triples[:1], 1)  # warm-up
+    best = best_of(args.repeats, {"float32": lambda: one_pass(judge, triples, 16),
+                                  "bfloat16": lambda: one_pass(judge16, triples, 16)})
+    (t32, v32), (t16, v16) = best["float32"], best["bfloat16"]
+    print(f"float32 vs bfloat16 ({len(triples)} triples, prefix reuse, batch 16, best of {args.repeats}): "
+          f"{len(triples) / t32:.2f} vs {len(triples) / t16:.2f} verdicts/s: bfloat16 is {t32 / t16:.2f}x the speed "
+          f"of float32; {same_verdicts(v32, v16)}")
+    auto = make_judge(args.judge, "auto", 16, args.threads)
+    measured = auto.spec.params["dtype_measured"]
+    print(f"dtype auto chose {measured['chosen']}: a {measured['probe_tokens']}-token forward pass took "
+          f"{measured['float32_s'] * 1e3:.0f} ms in float32, {measured['bfloat16_s'] * 1e3:.0f} ms in bfloat16 "
+          f"({measured['reason']})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--judge", default="smollm2", help="an hf judge preset (name or YAML file)")
     parser.add_argument("--triples", type=int, default=16)
     parser.add_argument("--bf16-triples", type=int, default=8)
+    parser.add_argument("--batches", default="16", help="comma-separated batch sizes, e.g. 1,16")
+    parser.add_argument("--repeats", type=int, default=2, help="runs of each variant, in turn; the best is kept")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
     args = parser.parse_args()
+    args.batches = [int(b) for b in args.batches.split(",")]
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     report(args)

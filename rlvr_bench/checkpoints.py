@@ -26,9 +26,11 @@ saying how to get it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.util
 import json
+import os
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -107,9 +109,14 @@ def _write_converted(gguf_file: Path, staging: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     folder, name = str(gguf_file.parent), gguf_file.name
-    with quiet_progress():
-        tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
-        model: Any = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    try:
+        with quiet_progress():
+            tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=name)
+            model: Any = AutoModelForCausalLM.from_pretrained(folder, gguf_file=name, dtype=torch.float32)
+    except Exception as exc:  # whatever the GGUF reader trips on, it is this file's fault
+        # a truncated file (struct.error), an architecture transformers cannot read from GGUF, a damaged tensor
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"checkpoint {gguf_file}: cannot convert this GGUF file ({text})") from None
     # the weights are dequantised already; the gguf marker only stops save_pretrained and the Trainer
     model.hf_quantizer = None
     model.is_quantized = False
@@ -155,13 +162,21 @@ def resolve_checkpoint(name_or_path: str) -> str:
         return resolve_model_ref(name_or_path)
     path = Path(name_or_path).expanduser()
     if path.suffix == ".gguf":
-        if not path.is_file():
-            raise ConfigError(f"checkpoint {name_or_path}: no such GGUF file")
+        problem = gguf_file_problem(path, name_or_path)
+        if problem is not None:
+            raise ConfigError(problem)
         return str(convert_gguf(path, gguf_checkpoint_dir(path)))
     if path.is_dir() and not (path / "config.json").is_file():
         raise ConfigError(f"checkpoint {name_or_path}: no config.json there; give a folder saved with "
                           f"save_pretrained, a .gguf file, or one of {', '.join(sorted(NAMED_CHECKPOINTS))}")
-    return str(path) if path.is_dir() else name_or_path
+    if path.is_dir():
+        return str(path)
+    # a hub id: fail in one line now rather than after huggingface_hub's retries (30-50 s)
+    problem = hub_checkpoint_problem(name_or_path)
+    if problem is not None:
+        raise ConfigError(f"checkpoint {name_or_path}: {problem}; give a local checkpoint folder, or download it "
+                          f"where the hub is reachable (hf download {name_or_path})")
+    return name_or_path
 
 
 def checkpoint_problem(name_or_path: str) -> str | None:
@@ -181,9 +196,92 @@ def checkpoint_problem(name_or_path: str) -> str | None:
         if importlib.util.find_spec("gguf") is None:
             return f"checkpoint {name_or_path!r} needs the gguf package to convert it: pip install gguf"
         return None
-    if name_or_path.endswith(".gguf") and not Path(name_or_path).expanduser().is_file():
-        return f"checkpoint {name_or_path}: no such GGUF file"
+    if name_or_path.endswith(".gguf"):
+        return gguf_file_problem(Path(name_or_path).expanduser(), name_or_path)
     return None
+
+
+#: the first bytes of every GGUF file
+GGUF_MAGIC = b"GGUF"
+
+
+def gguf_file_problem(path: Path, shown: str | None = None) -> str | None:
+    """Why ``path`` is not a GGUF file to convert (missing, unreadable, not GGUF), without reading past its
+    first bytes; None when it looks like one."""
+    shown = shown or str(path)
+    if not path.is_file():
+        return f"checkpoint {shown}: no such GGUF file"
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(GGUF_MAGIC))
+    except OSError as exc:
+        return f"checkpoint {shown}: cannot read it ({exc.strerror or exc})"
+    if head != GGUF_MAGIC:
+        return f"checkpoint {shown}: not a GGUF file (it does not start with the GGUF magic bytes)"
+    return None
+
+
+#: how long the hub probe waits for an answer (s): a hub that does not answer in this time is unreachable
+HUB_PROBE_TIMEOUT_S = 3.0
+
+
+def hub_offline() -> bool:
+    """True when the user switched the Hugging Face hub off (HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE)."""
+    return any(os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
+               for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def hub_endpoint() -> str:
+    """The hub's address (HF_ENDPOINT, else https://huggingface.co), as huggingface_hub uses it."""
+    return os.environ.get("HF_ENDPOINT", "").rstrip("/") or "https://huggingface.co"
+
+
+@functools.lru_cache(maxsize=4)
+def _probe(url: str, timeout_s: float) -> str | None:
+    import httpx
+
+    try:  # any HTTP answer, even an error status, means the server is there
+        httpx.head(url, timeout=timeout_s, follow_redirects=False)
+    except httpx.TimeoutException:
+        return f"no answer within {timeout_s:g} s"
+    except (httpx.HTTPError, OSError, ValueError) as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return text
+    return None
+
+
+def endpoint_problem(url: str, timeout_s: float = HUB_PROBE_TIMEOUT_S) -> str | None:
+    """None when a server answers at ``url`` within ``timeout_s``; else why not (a short phrase).
+
+    One probe per address and process (cached): huggingface_hub's own retries take 30-50 s to give up
+    on a hub that cannot be reached, so every loader asks here first and fails in one line.
+    """
+    return _probe(url, float(timeout_s))
+
+
+def hub_problem() -> str | None:
+    """Why models cannot be downloaded from the hub now (switched off, or unreachable); None when they can."""
+    if hub_offline():
+        return "HF_HUB_OFFLINE=1"
+    problem = endpoint_problem(hub_endpoint())
+    return None if problem is None else f"the hub ({hub_endpoint()}) cannot be reached: {problem}"
+
+
+def hub_checkpoint_problem(model: str, revision: str | None = None) -> str | None:
+    """For a hub id: None when its config.json is in the local Hugging Face cache or the hub can be reached
+    now; else why not ("not in the local Hugging Face cache and HF_HUB_OFFLINE=1"). Loads nothing."""
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    cache_dir = os.environ.get("HF_HUB_CACHE") or constants.HF_HUB_CACHE  # read now: tests and users change it
+    try:
+        cached = try_to_load_from_cache(model, "config.json", cache_dir=cache_dir, revision=revision)
+    except ValueError:  # not a valid repo id: the loader's own error says so
+        return None
+    snapshots = Path(cache_dir) / f"models--{model.replace('/', '--')}" / "snapshots"
+    if isinstance(cached, str) or any(snapshots.glob("*/config.json")):  # any revision: the loader picks
+        return None
+    problem = hub_problem()
+    return None if problem is None else f"not in the local Hugging Face cache and {problem}"
 
 
 def is_named_or_gguf(name_or_path: str) -> bool:
@@ -252,14 +350,30 @@ def pick_dtype(requested: str | None, device: str) -> torch.dtype:
     return torch.float32
 
 
+def where(name: str) -> str:
+    """One line: where the named checkpoint's converted folder is, and whether it is prepared."""
+    folder = named_checkpoint_dir(name)
+    if is_converted(folder):
+        return f"{name}: {folder} (prepared)"
+    return f"{name}: {folder} (not prepared yet: python -m rlvr_bench.checkpoints prepare {name})"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m rlvr_bench.checkpoints prepare NAME...``: convert named checkpoints (used by make install)."""
+    """``python -m rlvr_bench.checkpoints [where|prepare] [NAME...]``: where the named checkpoints are (the
+    default), or convert them (used by make install)."""
     args = sys.argv[1:] if argv is None else argv
-    if len(args) < 2 or args[0] != "prepare" or any(name not in NAMED_CHECKPOINTS for name in args[1:]):
-        print(f"usage: python -m rlvr_bench.checkpoints prepare {{{','.join(sorted(NAMED_CHECKPOINTS))}}}...",
+    known = set(NAMED_CHECKPOINTS)
+    action, names = (args[0], args[1:]) if args else ("where", [])
+    names = names or (sorted(known) if action == "where" else [])
+    if action not in ("where", "prepare") or not names or any(name not in known for name in names):
+        print(f"usage: python -m rlvr_bench.checkpoints [where|prepare] {{{','.join(sorted(known))}}}...",
               file=sys.stderr)
         return 2
-    for name in args[1:]:
+    if action == "where":
+        for name in names:
+            print(where(name))
+        return 0
+    for name in names:
         try:
             folder = ensure_named_checkpoint(name)
         except ConfigError as exc:

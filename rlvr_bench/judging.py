@@ -10,6 +10,12 @@ verdicts are written as soon as each batch finishes, so a run killed at any
 moment loses at most one batch. Rule judges (``cacheable`` absent or False) are
 cheaper to recompute than to look up.
 
+Before any model work, a judge with a ``preflight(triples)`` method (the hf backend: prompts
+longer than its ``max_prompt_tokens``, known from tokenization alone) names the triples it
+refuses; they are unscored and counted at once, so a command with too many stops before the
+first forward pass. Within a run (:func:`judge_responses`) a judge used more than once, alone
+and inside composites, computes each triple once (:mod:`rlvr_bench.judges.run_memo`).
+
 Failures: a batch whose backend fails (:func:`is_backend_error`: timeouts, HTTP and
 connection errors, out of memory, :class:`~rlvr_bench.errors.JudgeBackendError`) gets
 unscored verdicts with the reason; any other exception is a bug and propagates. A
@@ -28,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from rlvr_bench.errors import ConfigError, JudgeBackendError, TooManyUnscored
 from rlvr_bench.judges.base import Judge, Triple
+from rlvr_bench.judges.run_memo import memoized_batch, run_scope
 from rlvr_bench.records import Item, Judgment, Response, Verdict
 
 if TYPE_CHECKING:
@@ -154,13 +161,21 @@ def judge_triples(judge: Judge, triples: Sequence[Triple], batch_size: int = 64,
     With a ``cache`` and a cacheable judge, cached verdicts skip the model and
     identical prompts within the call are judged once.
     """
-    if judge.multi_reference == "each" and any(t.aliases for t in triples):
-        return _judge_each_reference(judge, triples, batch_size, on_progress, cache, budget, planned)
-    counted = _Counted(judge.name, budget, len(triples) if planned else None)
-    if cache is None or not judge.cacheable:
-        return _judge_uncached(judge, triples, batch_size, on_progress, counted)
-    if cache is SHARED_CACHE:
-        cache = shared_cache()
+    with run_scope([judge]):
+        refused = _unjudgeable(judge, triples)
+        if refused:
+            return _judge_with_refusals(judge, triples, refused, batch_size, on_progress, cache, budget, planned)
+        if judge.multi_reference == "each" and any(t.aliases for t in triples):
+            return _judge_each_reference(judge, triples, batch_size, on_progress, cache, budget, planned)
+        counted = _Counted(judge.name, budget, len(triples) if planned else None)
+        if cache is None or not judge.cacheable:
+            return _judge_uncached(judge, triples, batch_size, on_progress, counted)
+        return _judge_cached(judge, triples, batch_size, on_progress,
+                             shared_cache() if cache is SHARED_CACHE else cache, counted)
+
+
+def _judge_cached(judge: Judge, triples: Sequence[Triple], batch_size: int, on_progress: ProgressCallback | None,
+                  cache: JudgmentCache, counted: _Counted) -> list[Verdict]:
     keys: list[str] = [judge.cache_key(triple) for triple in triples]
     results: dict[str, Verdict] = cache.get_many(keys)
     counted.record(list(results.values()))
@@ -172,15 +187,53 @@ def judge_triples(judge: Judge, triples: Sequence[Triple], batch_size: int = 64,
     if on_progress is not None and results:
         on_progress(judge.name, sum(copies[key] for key in results))
     pending = [key for key in first_index if key not in results]
+    refused = _preflight(judge, [triples[first_index[key]] for key in pending], counted)
+    for index, verdict in refused.items():
+        results[pending[index]] = verdict
+    if on_progress is not None and refused:
+        on_progress(judge.name, sum(copies[pending[index]] for index in refused))
+    pending = [key for index, key in enumerate(pending) if index not in refused]
     for start in range(0, len(pending), batch_size):
         batch_keys = pending[start : start + batch_size]
         batch = [triples[first_index[key]] for key in batch_keys]
-        fresh = dict(zip(batch_keys, _judge_uncached(judge, batch, len(batch), None, counted), strict=True))
+        fresh = dict(zip(batch_keys, _judge_batches(judge, batch, len(batch), None, counted), strict=True))
         cache.put_many(judge.name, fresh)  # committed now: a SIGKILL loses at most the batch in flight
         results.update(fresh)
         if on_progress is not None:
             on_progress(judge.name, sum(copies[key] for key in batch_keys))
     return [results[key] for key in keys]
+
+
+#: the longest final step or reference a rule judge reads (characters): rules are superlinear on long number-rich
+#: text (``numeric`` on one 300,000-character line took 5 s), and a reward server has one judging thread
+RULE_INPUT_MAX_CHARS = 20_000
+
+
+def _unjudgeable(judge: Judge, triples: Sequence[Triple]) -> dict[int, Verdict]:
+    """The triples no judge of this kind may judge, by position, with their verdict: an empty reference (every
+    judge kind abstains: a model judge would otherwise pass a response against nothing) and, for rule judges
+    (not cacheable), a final step or reference over :data:`RULE_INPUT_MAX_CHARS` (unscored, a failure)."""
+    refused: dict[int, Verdict] = {}
+    for index, triple in enumerate(triples):
+        if not any(reference.strip() for reference in triple.references):
+            refused[index] = Verdict.not_applicable("empty reference")
+        elif not judge.cacheable and max(len(triple.response), len(triple.reference)) > RULE_INPUT_MAX_CHARS:
+            longest = max(len(triple.reference), len(triple.final_step))  # only a long response can hide one
+            if longest > RULE_INPUT_MAX_CHARS:
+                refused[index] = _unscored(f"input of {longest:,} characters (final step or reference) is over the "
+                                           f"rule judges' bound of {RULE_INPUT_MAX_CHARS:,}")
+    return refused
+
+
+def _judge_with_refusals(judge: Judge, triples: Sequence[Triple], refused: dict[int, Verdict], batch_size: int,
+                         on_progress: ProgressCallback | None, cache: JudgmentCache | None,
+                         budget: FailureBudget | None, planned: bool) -> list[Verdict]:
+    _Counted(judge.name, budget, len(refused) if planned else None).record(list(refused.values()))
+    if on_progress is not None:
+        on_progress(judge.name, len(refused))
+    kept = [triple for index, triple in enumerate(triples) if index not in refused]
+    judged = iter(judge_triples(judge, kept, batch_size, on_progress, cache, budget, planned) if kept else [])
+    return [refused[index] if index in refused else next(judged) for index in range(len(triples))]
 
 
 def _judge_each_reference(judge: Judge, triples: Sequence[Triple], batch_size: int,
@@ -232,14 +285,40 @@ class _Counted:
             self.budget.record(self.judge, verdicts)
 
 
+def _preflight(judge: Judge, triples: Sequence[Triple], counted: _Counted) -> dict[int, Verdict]:
+    """Verdicts, by position, of the triples a judge refuses before any model work (a prompt longer than
+    its limit: ``preflight`` of :class:`rlvr_bench.judges.hf_backend.HFJudge`), counted at once, so the
+    failure budget stops a command that would fail on too many before the first forward pass."""
+    check = getattr(judge, "preflight", None)
+    if check is None or not triples:
+        return {}
+    refused: dict[int, Verdict] = check(triples)
+    counted.record(list(refused.values()))
+    return refused
+
+
 def _judge_uncached(judge: Judge, triples: Sequence[Triple], batch_size: int,
                     on_progress: ProgressCallback | None, counted: _Counted) -> list[Verdict]:
+    """Verdicts for ``triples`` (none from the judgment cache): refused ones first, then the rest in batches."""
+    refused = _preflight(judge, triples, counted)
+    if not refused:
+        return _judge_batches(judge, triples, batch_size, on_progress, counted)
+    if on_progress is not None:
+        on_progress(judge.name, len(refused))
+    rest = [i for i in range(len(triples)) if i not in refused]
+    judged = dict(zip(rest, _judge_batches(judge, [triples[i] for i in rest], batch_size, on_progress, counted),
+                      strict=True))
+    return [refused[i] if i in refused else judged[i] for i in range(len(triples))]
+
+
+def _judge_batches(judge: Judge, triples: Sequence[Triple], batch_size: int,
+                   on_progress: ProgressCallback | None, counted: _Counted) -> list[Verdict]:
     verdicts: list[Verdict] = []
     for start in range(0, len(triples), batch_size):
         batch = triples[start : start + batch_size]
         began = time.perf_counter()
         try:
-            batch_verdicts = judge.judge_batch(batch)
+            batch_verdicts = memoized_batch(judge, batch)
         except Exception as exc:
             if not is_backend_error(exc):
                 raise
@@ -269,7 +348,9 @@ def judge_responses(judges: Sequence[Judge], items: Sequence[Item], responses: S
     by_id = {item.id: item for item in items}
     triples = [Triple.of(by_id[r.item_id], r) for r in responses]
     judgments: list[Judgment] = []
-    for judge in judges:
-        verdicts = judge_triples(judge, triples, batch_size, on_progress, cache=cache, budget=budget)
-        judgments.extend(Judgment(judge.name, r.item_id, r.id, v) for r, v in zip(responses, verdicts, strict=True))
+    with run_scope(judges):  # a judge the run uses twice (alone and inside a composite) computes once
+        for judge in judges:
+            verdicts = judge_triples(judge, triples, batch_size, on_progress, cache=cache, budget=budget)
+            judgments.extend(Judgment(judge.name, r.item_id, r.id, v)
+                             for r, v in zip(responses, verdicts, strict=True))
     return judgments

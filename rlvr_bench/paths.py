@@ -24,7 +24,14 @@ def cache_home() -> Path:
         path = root / ".cache" / "rlvr-bench"
     else:
         path = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rlvr-bench"
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:  # a file (or /dev/null) where the folder should be, or no permission
+        from rlvr_bench.errors import ConfigError
+
+        source = "RLVR_BENCH_CACHE" if override else "the cache folder"
+        what = "is not a folder" if path.exists() else f"cannot be created ({exc.strerror or exc})"
+        raise ConfigError(f"{source} {path}: {what}; point RLVR_BENCH_CACHE at a writable folder") from None
     return path
 
 

@@ -147,6 +147,11 @@ def check_hf_model(name: str, model_ref: str) -> None:
     looks_like_path = model_ref.startswith((".", "/", "~")) or model_ref.count("/") != 1
     if looks_like_path:
         raise ConfigError(f"policy {name!r}: model folder not found: {model_ref}")
+    from rlvr_bench.checkpoints import hub_checkpoint_problem
+
+    problem = hub_checkpoint_problem(model_ref)  # before transformers, whose hub retries take 30-50 s
+    if problem is not None:
+        raise ConfigError(f"policy {name!r}: {model_ref} is {problem}; give a local model folder")
     try:
         from transformers import AutoConfig
 

@@ -21,6 +21,8 @@ from typing import Any
 import yaml
 
 from rlvr_bench.errors import InputError
+from rlvr_bench.final_step import final_step
+from rlvr_bench.secrets import redact_fields
 
 #: Answer types a task may declare; judges use them to pick a comparison.
 ANSWER_TYPES = ("number", "quantity", "expression", "text", "choice", "boolean", "list")
@@ -32,19 +34,7 @@ LABEL_FALSE = frozenset({"false", "0", "no", "incorrect", "n", "f", "invalid"})
 SPLITS = ("train", "validation", "test")
 
 
-def final_step(text: str) -> str:
-    """The last non-empty line of ``text``, stripped (the study's "final step").
-
-    The study's verifier sees only this line, so a policy cannot hide a wrong
-    final answer behind correct-looking reasoning. Empty text gives "".
-    """
-    for line in reversed(text.splitlines()):
-        if line.strip():
-            return line.strip()
-    return ""
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Item:
     """A question with its expert reference answer."""
 
@@ -67,7 +57,7 @@ class Item:
         return (self.reference, *self.aliases)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Response:
     """One answer to an item, optionally labelled correct (True) or incorrect (False)."""
 
@@ -87,7 +77,7 @@ class Response:
         return final_step(self.text)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Verdict:
     """What one judge said about one response.
 
@@ -127,8 +117,9 @@ class Verdict:
         return self.passed is None and not (self.error or "").startswith(NOT_APPLICABLE_PREFIX)
 
     def to_json(self) -> dict[str, Any]:
-        """The one serialised form of a verdict (run files, the cache, exploration logs, evaluations)."""
-        return asdict(self)
+        """The one serialised form of a verdict (run files, the cache, exploration logs, evaluations): the
+        judge's output and error redacted (keys a response or a backend echoed), see :mod:`rlvr_bench.secrets`."""
+        return redact_fields(asdict(self), ("raw", "error"))
 
     @classmethod
     def from_json(cls, obj: Mapping[str, Any], where: str) -> Verdict:
@@ -140,7 +131,7 @@ class Verdict:
 NOT_APPLICABLE_PREFIX = "not applicable: "
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Judgment:
     """A verdict tied to the judge that gave it and the response it is about."""
 
@@ -262,6 +253,8 @@ def iter_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             except UnicodeDecodeError as exc:
                 raise InputError(f"{path}:{line_no}: not valid UTF-8 (byte 0x{raw[exc.start]:02x}); "
                                  "save the file as UTF-8") from None
+            if line_no == 1:
+                line = line.removeprefix("\ufeff")  # a byte-order mark (Notepad, Excel exports) is not data
             if line.strip():
                 yield line_no, parse_json_line(line, f"{path}:{line_no}")
 
@@ -487,4 +480,4 @@ def item_to_json(item: Item) -> dict[str, Any]:
 
 
 def response_to_json(response: Response) -> dict[str, Any]:
-    return {**asdict(response), "metadata": dict(response.metadata)}
+    return redact_fields({**asdict(response), "metadata": dict(response.metadata)}, ("text",))

@@ -13,7 +13,10 @@ whichever engine sent it.
   with the item's fields (``reference`` / ``ground_truth`` / ``answer`` plus ``question``,
   ``answer_type``, ``domain``); a list of those = several acceptable references, judged one by one
   and combined by :func:`combine_references` (passes when any reference passes). ``None``, booleans,
-  NaN and empty lists are refused for that sample only, with the reason.
+  NaN, empty strings, empty lists and integers too long for ``int()`` are refused for that sample only,
+  with the reason.
+- **The response inside OpenRLHF's query** (:func:`response_part`): located under the chat template's
+  spacing, or the sample is refused (cause ``response``); never the whole query.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from rlvr_bench.records import Verdict
 #: special texts without the ``<|...|>`` shape, by template family (Llama 2 / Mistral, Gemma, T5, ...)
 _NAMED_SPECIAL_TEXTS = ("</s>", "<s>", "<eos>", "<bos>", "<pad>", "<unk>", "<end_of_turn>", "<start_of_turn>",
                         "<end_of_utterance>", "[/INST]", "[INST]", "<|endoftext|>", "</think>")
-#: ChatML, Llama 3, Phi-3, gpt-oss and most newer templates: ``<|name|>``; DeepSeek: ``<｜name｜>``
-_SPECIAL_SHAPES = (r"<\|[A-Za-z0-9_.:\- ]{1,64}\|>", r"<｜[^｜<>]{1,64}｜>")
+#: ChatML, Llama 3, Phi-3, gpt-oss and most newer templates: ``<|name|>``; DeepSeek: ``<｜name｜>``;
+#: Nemotron-Mini / Hymba (and T5's sentinels): ``<extra_id_N>``, whose ``<extra_id_1>`` opens the next turn
+_SPECIAL_SHAPES = (r"<\|[A-Za-z0-9_.:\- ]{1,64}\|>", r"<｜[^｜<>]{1,64}｜>", r"<extra_id_\d{1,3}>")
 
 
 def _special_tail(extra: Sequence[str]) -> re.Pattern[str]:
@@ -58,28 +62,91 @@ def strip_special_texts(text: str, extra: Sequence[str] = ()) -> str:
         text = text[: match.start()]
 
 
-def response_part(query: str, prompt: str) -> str:
-    """The policy's response inside ``query``: the text after ``prompt``.
+#: how much of the prompt's end anchors the response when the prompt is not a prefix of the query
+#: (non-blank characters: the end of the question and the template's assistant opener)
+ANCHOR_CHARS = 64
 
-    OpenRLHF sends ``query = prompt + response``. When a detokenisation round trip
-    changed the prompt slightly and it is not a prefix, the text after its last
-    occurrence is used; when it does not occur at all, the whole query (the judge
-    reads only the final step, which is the response's unless the response is empty).
+
+class ResponseNotFound(ValueError):
+    """The response cannot be told apart from the prompt inside the query; the message says why."""
+
+
+def _align_ignoring_blanks(text: str, start: int, wanted: str) -> int | None:
+    """The index in ``text`` just after ``wanted`` (blank-free) read from ``start`` with blanks skipped in
+    ``text``, or None when ``text`` differs. Walks only as far as ``wanted`` reaches, not the whole text."""
+    position, matched = start, 0
+    while matched < len(wanted):
+        if position >= len(text):
+            return None
+        char = text[position]
+        if char.isspace():
+            position += 1
+        elif char == wanted[matched]:
+            position, matched = position + 1, matched + 1
+        else:
+            return None
+    return position
+
+
+def _after_trailing_blanks(query: str, position: int, prompt: str) -> int:
+    """Skip the prompt's own trailing blanks (``"A: "``) when the query repeats them exactly."""
+    blanks = prompt[len(prompt.rstrip()):]
+    return position + len(blanks) if blanks and query.startswith(blanks, position) else position
+
+
+def response_part(query: str, prompt: str) -> str:
+    """The policy's response inside ``query`` (OpenRLHF sends ``query = decode(prompt ids + response ids)``).
+
+    The query is rarely the prompt byte for byte: a SentencePiece tokenizer decodes ``<s>[INST]`` as
+    ``<s> [INST]`` (Llama 2, Mistral), ``clean_up_tokenization_spaces`` drops blanks before punctuation,
+    and OpenRLHF cuts an over-long prompt from the left. So, in order:
+
+    1. the prompt is a prefix of the query: the rest;
+    2. the prompt is a prefix once blanks are ignored on both sides (special-token spacing): the rest;
+    3. the prompt's last :data:`ANCHOR_CHARS` non-blank characters (the end of the last user turn and the
+       template's assistant opener) occur, blanks ignored, in the query's head: the text after them;
+    4. otherwise :class:`ResponseNotFound`: the sample is unscored with that reason. The whole query is
+       never judged as the response: the question's own words would pass a rule judge.
     """
     if query.startswith(prompt):
         return query[len(prompt):]
-    position = query.rfind(prompt) if prompt else -1
-    return query[position + len(prompt):] if position >= 0 else query
+    compact = "".join(prompt.split())
+    if not compact:
+        return query  # an empty prompt: the whole query is the response
+    end = _align_ignoring_blanks(query, 0, compact)
+    if end is None:
+        end = _anchor_end(query, compact[-ANCHOR_CHARS:], len(prompt))
+    if end is None:
+        raise ResponseNotFound(
+            "the prompt is not in the query (not as a prefix, even ignoring blanks around special tokens, nor its "
+            f"last {ANCHOR_CHARS} characters): the response cannot be told apart from the prompt")
+    return query[_after_trailing_blanks(query, end, prompt):]
+
+
+def _anchor_end(query: str, anchor: str, prompt_length: int) -> int | None:
+    """Where the first occurrence of ``anchor`` (blank-free) ends in the query's head, blanks ignored."""
+    head = query[: 2 * prompt_length + 1024]  # the prompt part of a query, whatever its spacing
+    first = anchor[0]
+    position = head.find(first)
+    while position >= 0:
+        end = _align_ignoring_blanks(head, position, anchor)
+        if end is not None:
+            return end
+        position = head.find(first, position + 1)
+    return None
 
 
 #: (start of the user turn, end of the turn) of the chat templates policies are trained with:
-#: ChatML (Qwen, SmolLM, ...), Llama 3, Gemma, Mistral / Llama 2 and Phi-3
+#: ChatML (Qwen, SmolLM, ...), Llama 3, Gemma, Mistral / Llama 2, Phi-3, Nemotron-Mini and DeepSeek
 _USER_TURNS = (
     (re.compile(r"<\|im_start\|>user\s*\n"), "<|im_end|>"),
     (re.compile(r"<\|start_header_id\|>user<\|end_header_id\|>\s*"), "<|eot_id|>"),
     (re.compile(r"<start_of_turn>user\s*\n"), "<end_of_turn>"),
     (re.compile(r"\[INST\]\s*"), "[/INST]"),
     (re.compile(r"<\|user\|>\s*"), "<|end|>"),
+    (re.compile(r"<extra_id_1>User\s*\n"), "<extra_id_1>"),
+    (re.compile(r"<｜User｜>"), "<｜Assistant｜>"),
+    (re.compile(r"(?:\A|>|\n\n)User: "), "\n\nAssistant:"),  # DeepSeek-V2's plain-text turns, tried last
 )
 
 
@@ -106,17 +173,43 @@ REFERENCE_KEYS = ("reference", "ground_truth", "answer")
 
 @dataclass(frozen=True)
 class RewardRow:
-    """One sample to reward: the triples to judge (one per acceptable reference), or why it cannot be judged."""
+    """One sample to reward: the triples to judge (one per acceptable reference), or why it cannot be judged.
+
+    ``cause`` says what was refused: ``"label"`` (flagged ``unscored_label``) or ``"response"`` (the
+    response cannot be located in the query, or the query is not text)."""
 
     triples: tuple[Triple, ...]
     refusal: str | None = None
+    cause: str = "label"
+
+
+#: the most digits Python's int() reads from text (sys.int_info.default_max_str_digits)
+MAX_NUMBER_DIGITS = 4300
+
+
+@dataclass(frozen=True)
+class OversizeNumber:
+    """A JSON integer longer than :data:`MAX_NUMBER_DIGITS` digits, kept as its text (``json.loads`` would
+    raise for the whole body): a label that is one is refused for its sample only."""
+
+    digits: str
+
+
+def read_json_int(text: str) -> int | OversizeNumber:
+    """``json.loads(..., parse_int=read_json_int)``: an int, or an :class:`OversizeNumber` instead of an error."""
+    return int(text) if len(text.lstrip("-")) <= MAX_NUMBER_DIGITS else OversizeNumber(text)
 
 
 def _reference_text(value: Any, where: str) -> str:
     if getattr(value, "ndim", None) == 0 and callable(getattr(value, "item", None)):
         value = value.item()  # a numpy scalar (verl reads parquet columns into numpy)
     if isinstance(value, str):
+        if not value.strip():
+            raise LabelRefused(f"{where}: an empty reference (every judge would compare against nothing)")
         return value
+    if isinstance(value, OversizeNumber):
+        raise LabelRefused(f"{where}: a number of {len(value.digits)} digits, more than Python reads "
+                           f"({MAX_NUMBER_DIGITS}); store it as a string")
     if isinstance(value, bool) or value is None:
         raise LabelRefused(f"{where}: the reference is {json_type(value)}, not a string, number or list of them")
     if isinstance(value, int):
@@ -134,6 +227,8 @@ def json_type(value: Any) -> str:
         return "null"
     if isinstance(value, bool):
         return "a boolean"
+    if isinstance(value, OversizeNumber):
+        return "a number"
     if isinstance(value, (int, float)):
         return "a number"
     if isinstance(value, str):

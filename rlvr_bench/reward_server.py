@@ -11,23 +11,24 @@ reference of the label (string, number, object, or a list of them).
 
 The reply is ``{"rewards": [...], "scores": [...], "extra_logs": {"unscored": [...],
 "unscored_label": [...]}, "reasons": [...]}``: binary mode gives 1.0 / 0.0, soft mode
-the verdict's ``p_pass``. **Failure policy**: a sample that cannot be judged (a
-refused label, a judge failure, the judge not answering within ``timeout_s``) gets
-HTTP 200 with ``unscored_reward`` (0.0 by default) and ``extra_logs["unscored"] = 1``
-(``unscored_label = 1`` when the label was the cause); ``reasons[i]`` says why.
-extra_logs holds numbers only, because OpenRLHF turns each value into a tensor.
-Every fallback is counted in ``GET /health`` and logged. Only a body that cannot be
-read as the protocol gets 4xx; a bug in the judge gets 500 (OpenRLHF stops the run
-after its retries: a bug should be seen, not rewarded).
+the verdict's ``p_pass``. **Failure policy: one sample's problem is that sample's fallback.**
+A sample that cannot be judged (a refused label, a response that cannot be located in
+the query, a judge failure or a judge error on that sample alone, the judge not answering
+within ``timeout_s``, a shutdown) gets ``unscored_reward`` (0.0 by default) with
+``extra_logs["unscored"] = 1`` (``unscored_label = 1`` when the label was the cause) in an
+HTTP 200 reply; ``reasons[i]`` says why (redacted). extra_logs holds numbers only, because
+OpenRLHF turns each value into a tensor. Every fallback is counted in ``GET /health`` and
+logged. Only a body that cannot be read as the protocol gets 4xx; a dead judging thread
+gets 503 (and ``/health`` fails) so that a supervisor or a replica takes over.
 
-Concurrent requests are merged into judge batches of up to ``max_batch``
-responses (waiting at most ``max_wait_s`` for more to arrive). Back-pressure is
-waiting: when ``max_queue`` responses are queued, a request waits for room (up to
-``timeout_s``, then its samples fall back) instead of being refused, because
-OpenRLHF treats any error reply as fatal after five retries.
-The connection has a socket timeout (a body shorter than its Content-Length gets
-408 instead of holding a thread), JSON nested too deeply gets 400, and
-:func:`serve_until_signalled` drains in-flight requests on SIGTERM.
+Concurrent requests are merged into judge batches (:class:`~rlvr_bench.reward_batching.BatchingJudge`,
+which also isolates per-sample errors and bypasses a judgment cache that cannot be written).
+Back-pressure is waiting: when ``max_queue`` responses are queued, a request waits for room
+(up to ``timeout_s``, then its samples fall back) instead of being refused, because
+OpenRLHF treats any error reply as fatal after five retries. The connection has a socket
+timeout (a body shorter than its Content-Length gets 408 instead of holding a thread),
+JSON nested too deeply gets 400, and :func:`serve_until_signalled` drains in-flight
+requests on SIGTERM (answering with the flagged fallback what the judge cannot finish).
 """
 
 from __future__ import annotations
@@ -35,32 +36,40 @@ from __future__ import annotations
 import json
 import logging
 import math
-import queue
+import os
 import threading
-import time
-from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from rlvr_bench.judges.base import Judge, Triple
-from rlvr_bench.judging import judge_triples
 from rlvr_bench.records import Verdict
+from rlvr_bench.reward_batching import (
+    Abandoned,
+    BatchingJudge,
+    DegradingCache,
+    QueueFull,
+    WorkerDied,
+    open_judgment_cache,
+)
 from rlvr_bench.reward_rows import (
+    ResponseNotFound,
     RewardRow,
     judge_rows,
     label_row,
     question_from_prompt,
+    read_json_int,
     response_part,
     strip_special_texts,
 )
 from rlvr_bench.reward_server_lifecycle import ConnectionStates, drain, serve_until_signalled
+from rlvr_bench.secrets import printable, redact
 from rlvr_bench.training.rewards import REWARD_MODES, protocol_rewards
 
-__all__ = ["MAX_BODY_BYTES", "BadRequest", "BatchingJudge", "QueueFull", "RewardService", "RunningServer",
+__all__ = ["DEFAULT_TIMEOUT_S", "MAX_BODY_BYTES", "BadRequest", "BatchingJudge", "QueueFull", "RewardService",
+           "RunningServer",
            "label_triple", "make_server", "parse_request", "parse_rows", "question_from_prompt", "response_part",
            "serve_until_signalled", "start_server", "strip_special_texts"]
 
@@ -70,10 +79,6 @@ MAX_BODY_BYTES = 64 * 2**20
 SOCKET_TIMEOUT_S = 60.0
 
 log = logging.getLogger(__name__)
-
-
-class QueueFull(Exception):
-    """More responses are waiting than the service's ``max_queue``, and no room came in time."""
 
 
 class BadRequest(ValueError):
@@ -89,16 +94,24 @@ def label_triple(query: str, prompt: str, label: Any, where: str) -> Triple:
 
 
 def _row(query: Any, prompt: Any, label: Any, where: str, special_texts: Sequence[str] = ()) -> RewardRow:
+    """One sample's row; a query the response cannot be found in is refused for that sample (cause
+    ``response``), never judged whole."""
+    sample = where.replace("labels", "sample")
     if not isinstance(query, str) or not isinstance(prompt, str):
-        return RewardRow((), f"{where}: query and prompt must be strings")
-    response = strip_special_texts(response_part(query, prompt), special_texts)
-    return label_row(response, question_from_prompt(prompt), label, where)
+        return RewardRow((), f"{sample}: query and prompt must be strings", "response")
+    try:
+        response = response_part(query, prompt)
+    except ResponseNotFound as exc:
+        return RewardRow((), f"{sample}: {exc}", "response")
+    return label_row(strip_special_texts(response, special_texts), question_from_prompt(prompt), label, where)
 
 
 def _decode(body: bytes) -> dict[str, Any]:
     try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        # an integer too long for int() is kept as OversizeNumber: a label that is one is refused for its
+        # sample only (json.loads would raise ValueError for the whole body)
+        data = json.loads(body, parse_int=read_json_int)
+    except (ValueError, UnicodeDecodeError) as exc:  # JSONDecodeError is a ValueError
         raise BadRequest(f"body is not JSON: {exc}") from None
     except RecursionError:
         raise BadRequest("body is JSON nested too deeply") from None
@@ -124,8 +137,8 @@ def parse_rows(body: bytes, special_texts: Sequence[str] = ()) -> tuple[list[Rew
     if len(set(lengths.values())) != 1:
         raise BadRequest(f"'query', 'prompts' and 'labels' must have the same length, got {lengths}")
     mode = data.get("mode")
-    if mode is not None and mode not in REWARD_MODES:
-        raise BadRequest(f"field 'mode' must be one of {', '.join(REWARD_MODES)}, got {mode!r}")
+    if mode is not None and (not isinstance(mode, str) or mode not in REWARD_MODES):
+        raise BadRequest(f"field 'mode' must be one of {', '.join(REWARD_MODES)}, got {str(mode)[:40]!r}")
     rows = [_row(query, prompt, label, f"labels[{i}]", special_texts) for i, (query, prompt, label)
             in enumerate(zip(columns["query"], columns["prompts"], columns["labels"], strict=True))]
     return rows, mode
@@ -138,132 +151,47 @@ def parse_request(body: bytes) -> tuple[list[Triple], list[str]]:
     return [t for row in rows for t in row.triples], list(_decode(body)["query"])
 
 
-@dataclass
-class _Job:
-    triples: list[Triple]
-    future: Future[list[Verdict]] = field(default_factory=Future)
+#: why a sample fell back to ``unscored_reward`` (the counters on /health): its label, its response not
+#: found in the query, the judge (a backend failure or an error on that sample), the judge timeout, shutdown
+FALLBACK_REASONS = ("label", "response", "judge", "timeout", "shutdown")
+#: the default judge timeout (s): under OpenRLHF 0.11.2's 180 s client timeout (aiohttp total=180), with
+#: room for the request's queueing, so a slow judge is a flagged fallback, never a client error
+DEFAULT_TIMEOUT_S = 120.0
+#: OpenRLHF's client gives up on a request after this long (s); a judge timeout above it is refused
+OPENRLHF_CLIENT_TIMEOUT_S = 180.0
 
 
-class BatchingJudge:
-    """Merges concurrent judge requests into batches, in a single worker thread.
-
-    A single worker keeps the judge single-threaded (local model judges are not
-    thread-safe) while the calling threads (HTTP handlers, verl's reward thread
-    pool) only wait on futures. ``submit`` waits while ``max_queue`` responses are
-    queued (back-pressure by waiting, never by refusing at once).
-    """
-
-    def __init__(self, judge: Judge, max_batch: int = 256, max_wait_s: float = 0.005, max_queue: int = 8192) -> None:
-        if max_batch < 1 or max_queue < 1 or max_wait_s < 0:
-            raise ValueError("max_batch and max_queue must be positive and max_wait_s >= 0")
-        self.judge = judge
-        self.max_batch = max_batch
-        self.max_wait_s = max_wait_s
-        self.max_queue = max_queue
-        self._jobs: queue.Queue[_Job | None] = queue.Queue()
-        self._pending = 0
-        self._room = threading.Condition()
-        self.batches = 0
-        self.batch_sizes: deque[int] = deque(maxlen=10_000)  # the latest batches' sizes (bounded: runs last days)
-        self._worker = threading.Thread(target=self._run, name="reward-judge", daemon=True)
-        self._worker.start()
-
-    @property
-    def pending(self) -> int:
-        return self._pending
-
-    def submit(self, triples: Sequence[Triple], wait_s: float = 0.0) -> Future[list[Verdict]]:
-        """Queue ``triples``; waits up to ``wait_s`` for room, then raises QueueFull."""
-        deadline = time.monotonic() + wait_s
-        with self._room:
-            while self._pending + len(triples) > self.max_queue and self._pending > 0:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise QueueFull(f"{self._pending} responses already waiting (max_queue {self.max_queue})")
-                self._room.wait(left)
-            self._pending += len(triples)
-        job = _Job(list(triples))
-        self._jobs.put(job)
-        return job.future
-
-    def judge_now(self, triples: Sequence[Triple], timeout_s: float) -> list[Verdict]:
-        """Verdicts for ``triples`` from the worker (batched with other callers'), waiting at most ``timeout_s``."""
-        began = time.monotonic()
-        future = self.submit(triples, timeout_s)
-        return future.result(timeout=max(0.0, timeout_s - (time.monotonic() - began)))
-
-    def close(self) -> None:
-        self._jobs.put(None)
-        self._worker.join(timeout=10)
-
-    def _run(self) -> None:
-        carry: _Job | None = None
-        while True:
-            first = carry if carry is not None else self._jobs.get()
-            carry = None
-            if first is None:
-                return
-            batch, size = [first], len(first.triples)
-            deadline = time.monotonic() + self.max_wait_s
-            while size < self.max_batch:
-                try:
-                    job = self._jobs.get(timeout=max(0.0, deadline - time.monotonic()))
-                except queue.Empty:
-                    break
-                if job is None:
-                    self._jobs.put(None)  # stop after this batch
-                    break
-                if size + len(job.triples) > self.max_batch:
-                    carry = job  # judged first in the next batch
-                    break
-                batch.append(job)
-                size += len(job.triples)
-            self._judge(batch)
-
-    def _judge(self, batch: list[_Job]) -> None:
-        triples = [t for job in batch for t in job.triples]
-        try:
-            # backend failures are unscored verdicts inside judge_triples; anything else is a bug,
-            # answered to the batch's requests as 500 rather than disguised as unscored
-            verdicts = judge_triples(self.judge, triples, batch_size=max(len(triples), 1))
-        except Exception as exc:
-            for job in batch:
-                job.future.set_exception(exc)
-        else:
-            start = 0
-            for job in batch:
-                job.future.set_result(verdicts[start : start + len(job.triples)])
-                start += len(job.triples)
-        finally:
-            self.batches += 1
-            self.batch_sizes.append(len(triples))
-            with self._room:
-                self._pending -= len(triples)
-                self._room.notify_all()
-
-
-#: why a sample fell back to ``unscored_reward`` (the counters on /health)
-FALLBACK_REASONS = ("label", "judge", "timeout")
+def _open_cache() -> Any:
+    return open_judgment_cache()
 
 
 class RewardService:
     """The judge, its mode and the counters behind the HTTP handler."""
 
     def __init__(self, judge: Judge, mode: str = "binary", max_batch: int = 256, max_wait_s: float = 0.005,
-                 max_queue: int = 8192, unscored_reward: float = 0.0, timeout_s: float = 600.0,
-                 special_texts: Sequence[str] = ()) -> None:
+                 max_queue: int = 8192, unscored_reward: float = 0.0, timeout_s: float = DEFAULT_TIMEOUT_S,
+                 special_texts: Sequence[str] = (), use_cache: bool = True, unscored_score: float | None = None
+                 ) -> None:
         if mode not in REWARD_MODES:
             raise ValueError(f"mode must be one of {', '.join(REWARD_MODES)}, got {mode!r}")
         if mode == "soft" and not judge.soft:
             raise ValueError(f"judge {judge.name!r} gives no soft score; serve it in binary mode")
-        if not math.isfinite(unscored_reward) or timeout_s <= 0:
-            raise ValueError("unscored_reward must be a finite number and timeout_s positive")
+        if not math.isfinite(unscored_reward) or (unscored_score is not None and not math.isfinite(unscored_score)):
+            raise ValueError(f"unscored_reward and unscored_score must be finite numbers, got {unscored_reward}, "
+                             f"{unscored_score}")
+        if not 0 < timeout_s <= OPENRLHF_CLIENT_TIMEOUT_S:
+            raise ValueError(f"the judge timeout must be in (0, {OPENRLHF_CLIENT_TIMEOUT_S:g}] s (OpenRLHF's client "
+                             f"gives up after {OPENRLHF_CLIENT_TIMEOUT_S:g} s), got {timeout_s}")
         self.judge = judge
         self.mode = mode
         self.unscored_reward = unscored_reward
+        #: the ``scores`` value of an unscored sample: OpenRLHF's dynamic filtering reads ``scores``, so a value
+        #: below its range drops the sample's prompt group from the step (the rewards are what it trains on)
+        self.unscored_score = unscored_reward if unscored_score is None else unscored_score
         self.timeout_s = timeout_s
         self.special_texts = tuple(special_texts)
-        self.batcher = BatchingJudge(judge, max_batch, max_wait_s, max_queue)
+        self.cache = DegradingCache(_open_cache) if use_cache and judge.cacheable else None
+        self.batcher = BatchingJudge(judge, max_batch, max_wait_s, max_queue, self.cache)
         self.counters = {"requests": 0, "responses": 0, "unscored": 0, "bad_requests": 0, "waited_busy": 0,
                          "errors": 0, **{f"fallback_{reason}": 0 for reason in FALLBACK_REASONS}}
         self.connections = ConnectionStates()
@@ -273,16 +201,23 @@ class RewardService:
         with self._lock:
             self.counters[name] += amount
 
-    def _verdicts(self, rows: list[RewardRow]) -> tuple[list[Verdict], bool]:
-        """(one verdict per row, whether the judge timed out); a timeout makes every judged row unscored."""
+    def _verdicts(self, rows: list[RewardRow]) -> tuple[list[Verdict], str]:
+        """(one verdict per row, why unscored ones fell back: "judge", "timeout" or "shutdown"); raises
+        WorkerDied when the judging thread is gone (answered 503)."""
         size = sum(len(row.triples) for row in rows)
         if size and self.batcher.pending + size > self.batcher.max_queue:
             self.count("waited_busy")
         try:
-            return judge_rows(rows, lambda triples: self.batcher.judge_now(triples, self.timeout_s)), False
+            return judge_rows(rows, lambda triples: self.batcher.judge_now(triples, self.timeout_s)), "judge"
         except (TimeoutError, QueueFull) as exc:
-            reason = f"the judge did not answer within {self.timeout_s:g} s ({type(exc).__name__})"
-            return [Verdict(passed=None, error=row.refusal or reason) for row in rows], True
+            reason, cause = f"the judge did not answer within {self.timeout_s:g} s ({type(exc).__name__})", "timeout"
+        except Abandoned as exc:
+            reason, cause = str(exc), "shutdown"
+        return [Verdict(passed=None, error=row.refusal or reason) for row in rows], cause
+
+    def abandon(self, reason: str) -> int:
+        """Answer every request still waiting for the judge with the fallback (flagged, ``reason``)."""
+        return self.batcher.abandon(reason)
 
     def rewards(self, body: bytes) -> dict[str, Any]:
         """The reply to one ``/get_reward`` body (raises BadRequest for an unreadable body)."""
@@ -290,36 +225,63 @@ class RewardService:
         mode = asked_mode or self.mode
         if mode == "soft" and not self.judge.soft:
             raise BadRequest(f"judge {self.judge.name!r} gives no soft score; ask for mode 'binary'")
-        verdicts, timed_out = self._verdicts(rows)
+        verdicts, cause = self._verdicts(rows)
         rewards, unscored = protocol_rewards(verdicts, mode, self.unscored_reward)
-        label_flags = [float(row.refusal is not None) for row in rows]
-        reasons = [verdict.error if flag else None for verdict, flag in zip(verdicts, unscored, strict=True)]
-        self._count_reply(rows, unscored, timed_out, reasons)
-        return {"rewards": rewards, "scores": rewards,
+        label_flags = [float(row.refusal is not None and row.cause == "label") for row in rows]
+        reasons = [printable(redact(verdict.error or "unscored")) if flag else None
+                   for verdict, flag in zip(verdicts, unscored, strict=True)]
+        self._count_reply(rows, unscored, cause, reasons)
+        scores = [self.unscored_score if flag else reward for reward, flag in zip(rewards, unscored, strict=True)]
+        return {"rewards": rewards, "scores": scores,
                 "extra_logs": {"unscored": unscored, "unscored_label": label_flags}, "reasons": reasons}
 
-    def _count_reply(self, rows: list[RewardRow], unscored: list[float], timed_out: bool,
-                     reasons: list[str | None]) -> None:
-        labels = sum(row.refusal is not None for row in rows)
+    def _count_reply(self, rows: list[RewardRow], unscored: list[float], cause: str, reasons: list[str | None]) -> None:
+        refused = {kind: sum(row.refusal is not None and row.cause == kind for row in rows)
+                   for kind in ("label", "response")}
         fallbacks = int(sum(unscored))
         with self._lock:
             self.counters["requests"] += 1
             self.counters["responses"] += len(rows)
             self.counters["unscored"] += fallbacks
-            self.counters["fallback_label"] += labels
-            self.counters["fallback_timeout" if timed_out else "fallback_judge"] += fallbacks - labels
+            for kind, count in refused.items():
+                self.counters[f"fallback_{kind}"] += count
+            self.counters[f"fallback_{cause}"] += fallbacks - sum(refused.values())
         if fallbacks:
             why = "; ".join(dict.fromkeys(r for r in reasons if r))
             log.warning("reward fallback %g for %d of %d samples: %s", self.unscored_reward, fallbacks, len(rows),
                         why[:500])
 
     def health(self) -> dict[str, Any]:
-        return {"status": "draining" if self.connections.draining else "ok", "judge": self.judge.name,
-                "mode": self.mode, "unscored_reward": self.unscored_reward, "queued": self.batcher.pending,
-                "batches": self.batcher.batches, "in_flight": self.connections.busy(), **self.counters}
+        """The body of ``GET /health`` (:meth:`health_reply`)."""
+        return self.health_reply()[1]
 
-    def close(self) -> None:
-        self.batcher.close()
+    def health_reply(self) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, body) of ``GET /health``: 503 "failed" once the judging thread died; 200 "draining"
+        during shutdown, "degraded" while the cache is bypassed, else "ok"."""
+        problem = None
+        if not self.batcher.alive:
+            status, problem = "failed", f"the judging thread died: {self.batcher.failure or 'stopped'}"
+        elif self.connections.draining:
+            status = "draining"
+        elif self.cache is not None and self.cache.degraded is not None:
+            status, problem = "degraded", self.cache.degraded
+        else:
+            status = "ok"
+        body = {"status": status, "problem": problem, "pid": os.getpid(), "judge": self.judge.name, "mode": self.mode,
+                "unscored_reward": self.unscored_reward, "unscored_score": self.unscored_score,
+                "judge_timeout_s": self.timeout_s,
+                "queued": self.batcher.pending, "batches": self.batcher.batches, "in_flight": self.connections.busy(),
+                "sample_errors": self.batcher.sample_errors, "cache": self._cache_state(), **self.counters}
+        return (HTTPStatus.SERVICE_UNAVAILABLE if status == "failed" else HTTPStatus.OK), body
+
+    def _cache_state(self) -> str:
+        if self.cache is None:
+            return "off" if self.judge.cacheable else "not used (rule judge)"
+        return "bypassed" if self.cache.degraded else "on"
+
+    def close(self, timeout_s: float = 10.0) -> bool:
+        """Stop the judging thread; True when it stopped within ``timeout_s`` (False: still in a judge call)."""
+        return self.batcher.close(timeout_s)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -366,7 +328,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.rstrip("/") == "/health":
-            self._reply(HTTPStatus.OK, self.service.health())
+            self._reply(*self.service.health_reply())
         else:
             self._reply(HTTPStatus.NOT_FOUND, {"error": f"no route GET {self.path}; use GET /health"})
 
@@ -407,11 +369,15 @@ class _Handler(BaseHTTPRequestHandler):
             payload = self.service.rewards(body)
         except BadRequest as exc:
             self.service.count("bad_requests")
-            self._reply(HTTPStatus.BAD_REQUEST, {"error": str(exc)})
-        except Exception as exc:  # a bug in the judge: say so loudly instead of rewarding anything
+            self._reply(HTTPStatus.BAD_REQUEST, {"error": printable(str(exc))})
+        except WorkerDied as exc:  # nothing will be judged here: say so at once, so the client retries elsewhere
             self.service.count("errors")
-            log.exception("judge error answered as HTTP 500")
-            self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{type(exc).__name__}: {exc}"})
+            self.close_connection = True
+            self._reply(HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(exc)})
+        except Exception as exc:  # a bug outside the judge (the judge's own errors are per-sample fallbacks)
+            self.service.count("errors")
+            log.exception("error answered as HTTP 500")
+            self._reply(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": printable(redact(f"{type(exc).__name__}: {exc}"))})
         else:
             self._reply(HTTPStatus.OK, payload)
 
@@ -444,15 +410,19 @@ class RunningServer:
 
 
 def make_server(service: RewardService, host: str = "127.0.0.1", port: int = 8000,
-                socket_timeout_s: float = SOCKET_TIMEOUT_S) -> ThreadingHTTPServer:
+                socket_timeout_s: float = SOCKET_TIMEOUT_S, reuse_port: bool = False) -> ThreadingHTTPServer:
+    """The HTTP server for ``service``. ``reuse_port`` (Linux SO_REUSEPORT): several ``serve`` processes listen on
+    one port and the kernel spreads connections over the live ones, so one replica can die or restart while
+    the URL keeps answering."""
     handler = type("RewardHandler", (_Handler,), {"service": service, "timeout": socket_timeout_s})
-    return _Server((host, port), handler)
+    server_class = type("ReplicaServer", (_Server,), {"allow_reuse_port": True}) if reuse_port else _Server
+    return server_class((host, port), handler)
 
 
 def start_server(service: RewardService, host: str = "127.0.0.1", port: int = 0,
-                 socket_timeout_s: float = SOCKET_TIMEOUT_S) -> RunningServer:
+                 socket_timeout_s: float = SOCKET_TIMEOUT_S, reuse_port: bool = False) -> RunningServer:
     """Serve in a daemon thread (port 0 picks a free port); call ``stop()`` when done."""
-    server = make_server(service, host, port, socket_timeout_s)
+    server = make_server(service, host, port, socket_timeout_s, reuse_port)
     thread = threading.Thread(target=server.serve_forever, name="reward-server", daemon=True)
     thread.start()
     return RunningServer(server, service, thread)

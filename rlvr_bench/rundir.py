@@ -17,6 +17,7 @@ it without an import cycle.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import glob
 import json
@@ -226,6 +227,49 @@ def remove_stale_staging(path: Path) -> None:
                 shutil.rmtree(stale, ignore_errors=True)
 
 
+class RunLock:
+    """An exclusive lock on a run directory's path, held from the start of a run until it is committed.
+
+    A second command writing the same ``--out`` while one runs is refused at once (one line naming the
+    process that holds it) instead of both running and the last silently replacing the other. The lock
+    is ``flock`` on ``.NAME.lock`` beside the run, so a killed process releases it by dying; the file is
+    removed on release.
+    """
+
+    def __init__(self, path: Path) -> None:
+        import fcntl
+
+        self.file = path.with_name(f".{path.name}.lock")
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(self.file, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
+                os.close(fd)
+                raise UserError(f"{path}: another rlvr-bench run (pid {holder}) is writing this run directory now; "
+                                "wait for it to finish or give another --out") from None
+            try:  # the holder before us may have removed the file after we opened it: lock the current one
+                same = os.fstat(fd).st_ino == os.stat(self.file).st_ino
+            except FileNotFoundError:
+                same = False
+            if same:
+                break
+            os.close(fd)
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd: int | None = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        with contextlib.suppress(OSError):
+            self.file.unlink()
+        os.close(self._fd)  # closing the descriptor releases the flock
+        self._fd = None
+
+
 class RunWriter:
     """Writes one run directory: pure I/O (rendering the report is the command's next step).
 
@@ -249,8 +293,10 @@ class RunWriter:
         self.primary = primary
         self._keep_staging = False
         self.config = run_config(command, config)
+        self.lock: RunLock | None = None
         if primary:
             check_run_destination(self.path, command)
+            self.lock = RunLock(self.path)
         if in_place:
             self.staging = self.path
             self.config = {**self.config, **_earlier_start(self.path, command)}
@@ -264,7 +310,12 @@ class RunWriter:
         except OSError as exc:
             if not in_place:
                 shutil.rmtree(self.staging, ignore_errors=True)
+            self._unlock()
             raise _cannot_write(self.path, exc) from None
+
+    def _unlock(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
 
     def __enter__(self) -> RunWriter:
         return self
@@ -272,6 +323,8 @@ class RunWriter:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is not None and not self.in_place and not self._keep_staging and self.staging.exists():
             shutil.rmtree(self.staging, ignore_errors=True)
+        if exc_type is not None:
+            self._unlock()
 
     @property
     def folder(self) -> Path:
@@ -306,6 +359,12 @@ class RunWriter:
         user's appeared there meanwhile, it is left alone and the finished run stays in the staging
         folder, named in the error.
         """
+        try:
+            return self._commit()
+        finally:
+            self._unlock()
+
+    def _commit(self) -> Path:
         if self.in_place:
             return self.path
         try:

@@ -13,6 +13,7 @@ In a verl (0.9) ``main_ppo`` config the function sits under ``reward:``::
           judge: numeric           # any preset or preset file; or set RLVR_BENCH_JUDGE
           mode: binary             # or soft; or set RLVR_BENCH_REWARD_MODE
           # url: http://127.0.0.1:8000/get_reward   # a running `rlvr-bench serve` instead of a local judge
+          #   (several comma-separated URLs: replicas, rotated, a failed attempt tries the next one)
 
 A sample means what it means to the reward server (:mod:`rlvr_bench.reward_rows`): the whole
 ``solution_str`` without trailing EOS / end-of-turn texts, ``ground_truth`` as the reference (a
@@ -20,9 +21,12 @@ string, a number, or a list of acceptable references: passes when any passes) an
 ``extra_info["question"]`` (when the data set provides it) as the question.
 
 The result is ``{"score": reward, "unscored": 0 or 1, "unscored_label": 0 or 1}``: verl needs a
-number, so a sample that cannot be judged (a judge failure, a null ground truth, the server
-unreachable after bounded retries) scores ``unscored_reward`` (0.0) and is flagged; verl logs the
-extra keys per sample (``reward_extra_info``), and the reason is logged here as a warning.
+number, so a sample that cannot be judged (a judge failure or an error on that sample alone, a null
+or empty ground truth, the judge not answering within :data:`LOCAL_TIMEOUT_S`, the server
+unreachable after bounded retries) scores ``unscored_reward`` (0.0) and is flagged; verl keeps the
+extra keys per sample (``reward_extra_info``: logged, and dumped with ``trainer.rollout_data_dir``),
+and the reason is logged here as a warning. verl 0.9.1 has no per-sample loss mask a reward function
+can set, so an unscored sample is trained on with ``unscored_reward``: watch the ``unscored`` rate.
 
 verl's reward managers call ``compute_score`` from a thread pool, one task per sample. Local judges
 are not thread-safe, so every call goes through one :class:`~rlvr_bench.reward_server.BatchingJudge`
@@ -31,6 +35,7 @@ per judge: one worker thread judges, and concurrent calls are merged into batche
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import threading
@@ -41,8 +46,15 @@ from typing import Any
 from rlvr_bench.errors import ConfigError
 from rlvr_bench.judges.base import Triple
 from rlvr_bench.records import Verdict
+from rlvr_bench.reward_batching import (
+    Abandoned,
+    BatchingJudge,
+    DegradingCache,
+    QueueFull,
+    WorkerDied,
+    open_judgment_cache,
+)
 from rlvr_bench.reward_rows import RewardRow, judge_rows, label_row, strip_special_texts
-from rlvr_bench.reward_server import BatchingJudge
 from rlvr_bench.training.rewards import REWARD_MODES, protocol_rewards
 
 log = logging.getLogger(__name__)
@@ -77,7 +89,9 @@ def _batcher(name: str) -> BatchingJudge:
         if name not in _BATCHERS:
             from rlvr_bench.judges.registry import judge
 
-            _BATCHERS[name] = BatchingJudge(judge(name), max_batch=256, max_wait_s=0.002)
+            built = judge(name)
+            cache = DegradingCache(open_judgment_cache) if built.cacheable else None  # bypassed if it cannot be written
+            _BATCHERS[name] = BatchingJudge(built, max_batch=256, max_wait_s=0.002, cache=cache)
         return _BATCHERS[name]
 
 
@@ -101,15 +115,23 @@ def verl_triples(solution_strs: Sequence[str], ground_truths: Sequence[Any], ext
     return [t for row in verl_rows(solution_strs, ground_truths, extra_infos) for t in row.triples]
 
 
+_ROTATION = itertools.count()
+
+
 def _post_with_retries(url: str, body: dict[str, Any]) -> dict[str, Any]:
-    """POST ``body``; connection errors, 5xx and 429 are retried with exponential backoff (bounded), a 4xx
-    other than 429 raises at once (the request itself is wrong)."""
+    """POST ``body`` to ``url`` (several comma-separated URLs: replicas; calls rotate over them and a failed
+    attempt moves to the next one, so a dead replica costs one attempt, not the sample). Connection errors,
+    5xx and 429 are retried with exponential backoff (bounded); a 4xx other than 429 raises at once (the
+    request itself is wrong)."""
     import httpx
 
+    urls = [u.strip() for u in url.split(",") if u.strip()]
+    first = next(_ROTATION)
     pause = SERVER_BACKOFF_FIRST_S
     for attempt in range(1, SERVER_ATTEMPTS + 1):
+        target = urls[(first + attempt - 1) % len(urls)]
         try:
-            reply = httpx.post(url, json=body, timeout=180.0)
+            reply = httpx.post(target, json=body, timeout=180.0)
             if reply.status_code < 500 and reply.status_code != 429:
                 reply.raise_for_status()
                 data: dict[str, Any] = reply.json()
@@ -119,7 +141,11 @@ def _post_with_retries(url: str, body: dict[str, Any]) -> dict[str, Any]:
             problem = f"{type(exc).__name__}: {exc}"
         if attempt == SERVER_ATTEMPTS:
             raise ConnectionError(f"reward server {url}: {problem} after {attempt} attempts")
-        log.warning("reward server %s: %s (attempt %d of %d); retrying in %.1f s", url, problem, attempt,
+        if len(urls) > 1 and attempt < len(urls):
+            log.warning("reward server %s: %s (attempt %d of %d); trying the next URL", target, problem, attempt,
+                        SERVER_ATTEMPTS)
+            continue  # another replica at once: no pause
+        log.warning("reward server %s: %s (attempt %d of %d); retrying in %.1f s", target, problem, attempt,
                     SERVER_ATTEMPTS, pause)
         time.sleep(pause)
         pause = min(pause * 2, SERVER_BACKOFF_MAX_S)
@@ -179,8 +205,12 @@ def compute_score_batch(data_sources: Sequence[Any], solution_strs: Sequence[str
     batcher = _batcher(name)
     try:
         verdicts = judge_rows(rows, lambda triples: batcher.judge_now(triples, LOCAL_TIMEOUT_S))
-    except TimeoutError:
-        verdicts = [Verdict(passed=None, error=f"the judge did not answer within {LOCAL_TIMEOUT_S:g} s")] * len(rows)
+    except (TimeoutError, QueueFull, Abandoned, WorkerDied) as exc:
+        if isinstance(exc, WorkerDied):
+            with _LOCK:  # the next call starts a fresh worker
+                _BATCHERS.pop(name, None)
+        why = f"the judge did not answer within {LOCAL_TIMEOUT_S:g} s" if isinstance(exc, TimeoutError) else str(exc)
+        verdicts = [Verdict(passed=None, error=row.refusal or why) for row in rows]
     rewards, unscored = protocol_rewards(verdicts, chosen_mode, unscored_reward)
     for verdict, flag in zip(verdicts, unscored, strict=True):
         if flag:

@@ -151,12 +151,13 @@ def test_refused_destinations_are_left_byte_identical(case: str, tmp_path: Path,
 # does the work is replaced by one that fails the test, and the policy file and the judgments run
 # named below do not even exist
 COMMANDS: dict[str, tuple[list[str], str]] = {
-    "agreement": (AGREEMENT, "rlvr_bench.cli.agreement.agreement"),
+    "agreement": (AGREEMENT, "rlvr_bench.pipelines.agreement.agreement"),
     "verify": (["verify", "--judges", "exact,contains", "--bootstrap", "10", "--no-cache"],
-               "rlvr_bench.cli.verify.plan_verify"),
-    "eval": (["eval", "--policy", "responses:{missing}", "--judges", "contains"], "rlvr_bench.cli.evaluate.evaluate"),
+               "rlvr_bench.pipelines.verify.plan_verify"),
+    "eval": (["eval", "--policy", "responses:{missing}", "--judges", "contains"],
+             "rlvr_bench.pipelines.evaluate.evaluate"),
     "train": (["train", "--recipe", "mini"], "rlvr_bench.training.rl.run_training"),
-    "train-and-eval": (["train-and-eval", "--quick"], "rlvr_bench.cli.train_and_eval.train_and_eval"),
+    "train-and-eval": (["train-and-eval", "--quick"], "rlvr_bench.training.matrix.train_and_eval"),
     "distill": (["distill", "--teacher", "contains", "--judgments", "{missing}"],
                 "rlvr_bench.training.distill.run_distill"),
 }

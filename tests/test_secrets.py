@@ -91,3 +91,44 @@ def test_a_preset_with_a_literal_key_is_refused(tmp_path: Path) -> None:
     assert "holds a key" in result.stderr and "api_key_env" in result.stderr and KEY not in result.stderr
     assert not (tmp_path / "run").exists()
     assert looks_like_a_key(KEY) and not looks_like_a_key("gpt-4o-2024-08-06")
+
+
+def test_a_key_inside_a_response_is_in_no_run_file_and_no_report(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 26, defect 9: a response that prints a key (an ``sk-...`` token, the value of a ``*_API_KEY``
+    variable) had it copied raw into judgments.jsonl's ``raw`` (the ``contains`` judge quotes the final
+    step) and into report.html."""
+    import shutil
+
+    from rlvr_bench.tasks import resolve_task_folder
+
+    value = "corp-internal-7f3a9c2e51"
+    monkeypatch.setenv("MY_SERVICE_API_KEY", value)
+    monkeypatch.setenv("RLVR_BENCH_CACHE", str(tmp_path / "cache"))
+    task = tmp_path / "starter"
+    shutil.copytree(resolve_task_folder("starter"), task)
+    responses = (task / "responses.jsonl").read_text(encoding="utf-8").splitlines()
+    first = json.loads(responses[0])
+    first["text"] += f"\nTherefore, the answer is 450 mg (keys {KEY} {value})."
+    responses[0] = json.dumps(first)
+    (task / "responses.jsonl").write_text("\n".join(responses) + "\n", encoding="utf-8")
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["agreement", "--task", str(task), "--judges", "exact,contains", "--bootstrap", "0",
+                                 "--out", str(out)])
+    assert result.exit_code == 0, result.stderr
+    report = runner.invoke(app, ["report", str(out)])
+    assert report.exit_code == 0, report.stderr
+    assert (out / "report.html").is_file()
+    judgments = (out / "judgments.jsonl").read_text(encoding="utf-8")
+    assert "found in" in judgments and "***" in judgments  # the verdict is kept, the keys are not
+    leaked = [p for p in out.rglob("*") if p.is_file() and (KEY.encode() in p.read_bytes()
+                                                            or value.encode() in p.read_bytes())]
+    assert leaked == []
+
+
+def test_redaction_keeps_files_writable_with_a_lone_surrogate() -> None:
+    from rlvr_bench.records import Verdict
+
+    written = json.dumps(Verdict(passed=None, raw="x \ud800 y", error=f"bad {KEY}").to_json(), ensure_ascii=False)
+    written.encode("utf-8")  # a lone surrogate would make the run file's write fail
+    assert KEY not in written and "\\\\ud800" in written

@@ -8,14 +8,27 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from rlvr_bench.cli.app import MaxUnscored, app, console, split_names, user_errors_exit_2
+from rlvr_bench.cli.app import (
+    DATA_EXAMPLES,
+    DATA_HELP,
+    DataFormat,
+    MaxUnscored,
+    app,
+    console,
+    emit_json,
+    print_import_summary,
+    say_written,
+    user_errors_exit_2,
+)
+from rlvr_bench.cli.limits import BatchSize, Bootstrap, Seed, check_judge_names, open_cache_before_judging
 from rlvr_bench.cli.progress import judging_progress
 from rlvr_bench.errors import UserError
 from rlvr_bench.judges.registry import offline_presets
 from rlvr_bench.judging import DEFAULT_MAX_UNSCORED
-from rlvr_bench.pipelines.agreement import agreement, low_mass_warnings, resolve_judges
-from rlvr_bench.pipelines.inputs import load_inputs
 from rlvr_bench.rundir import check_run_destination
+
+# the pipelines (numpy, scipy's statistics) load when a command runs: a bad option or a missing checkpoint
+# is reported in the time Python takes to start, not after seconds of imports
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -56,6 +69,8 @@ def _with_ci(block: dict[str, Any], i: int, j: int) -> str:
 
 
 def print_judge_summary(results: dict[str, Any]) -> None:
+    from rlvr_bench.pipelines.agreement import low_mass_warnings
+
     table = Table(title="Judges")
     for column in ("judge", "scored", "unscored", "pass rate", "mean p_pass", "vs gold: accuracy", "kappa"):
         table.add_column(column, justify="right" if column != "judge" else "left")
@@ -75,18 +90,19 @@ def print_judge_summary(results: dict[str, Any]) -> None:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 
 
-@app.command("agreement")
+@app.command("agreement", epilog=DATA_EXAMPLES)
 @user_errors_exit_2
 def agreement_command(
     task: Annotated[str | None, typer.Option(help="Bundled task name or task folder (default: starter).")] = None,
-    data: Annotated[Path | None, typer.Option(help="A data file instead of a task (JSONL, CSV; see README).")] = None,
+    data: Annotated[Path | None, typer.Option(help=DATA_HELP)] = None,
+    data_format: DataFormat = None,
     judges: Annotated[str | None, typer.Option(help="Comma-separated judge presets or preset files "
                                                "(default: every offline judge).")] = None,
     out: Annotated[Path | None, typer.Option(help="Run directory to write (default: runs/agreement-<time>).")] = None,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over questions for CIs.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap.")] = 0,
+    bootstrap: Bootstrap = 1000,
+    seed: Seed = 0,
     split: Annotated[str | None, typer.Option(help="Only items of this split (train/validation/test).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Triples per judge call.")] = 64,
+    batch_size: BatchSize = 64,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the judgment cache.")] = False,
     max_unscored: MaxUnscored = DEFAULT_MAX_UNSCORED,
 ) -> None:
@@ -95,14 +111,29 @@ def agreement_command(
     # file or name prints exactly one line
     if out is not None:
         check_run_destination(out, "agreement")
-    inputs = load_inputs(task, data, split)
-    chosen = resolve_judges(split_names(judges) or offline_presets())
-    if len(chosen) < 2:
+    names = check_judge_names(judges) or offline_presets()
+    if len(names) < 2:
         raise UserError("agreement needs at least two judges (e.g. --judges exact,contains)")
-    with judging_progress(len(inputs.responses) * len(chosen)) as on_progress:
+    from rlvr_bench.pipelines.agreement import agreement, resolve_judges
+    from rlvr_bench.pipelines.inputs import load_inputs
+
+    inputs = load_inputs(task, data, split, data_format)
+    print_import_summary(inputs.source)
+    chosen = resolve_judges(names)
+    open_cache_before_judging(chosen, not no_cache)
+    n_verdicts = len(inputs.responses) * len(chosen)
+    del inputs  # the pipeline reads the inputs again: one copy in memory, not two
+    with judging_progress(n_verdicts) as on_progress:
         result = agreement(task=task, judges=chosen, data=data, out=out, n_bootstrap=bootstrap, seed=seed,
                            split=split, batch_size=batch_size, on_progress=on_progress, use_cache=not no_cache,
-                           max_unscored=max_unscored)
-    print_judge_summary(result.results)
-    print_kappa_matrix(result.results)
-    console.print(f"run directory: {result.run_dir}", highlight=False)
+                           max_unscored=max_unscored, data_format=data_format, report=False)
+    results, run_dir = result.results, result.run_dir
+    del result  # the records (a million rows: GBs) go before the report reads the run back from disk
+    if run_dir is not None:
+        from rlvr_bench.report import write_run_report
+
+        write_run_report(run_dir)
+    print_judge_summary(results)
+    print_kappa_matrix(results)
+    emit_json({"run_dir": str(run_dir), "results": results})
+    say_written("run directory", run_dir)

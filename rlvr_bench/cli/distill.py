@@ -9,8 +9,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from rlvr_bench.cli.app import app, console, err_console, split_names, user_errors_exit_2
-from rlvr_bench.errors import ConfigError, UserError
+from rlvr_bench.cli.app import app, console, emit_json, err_console, say_written, split_names, user_errors_exit_2
+from rlvr_bench.cli.train import ReportTo, tensorboard_folder
+from rlvr_bench.errors import ConfigError
 from rlvr_bench.rundir import check_output_file, check_run_destination, default_run_path
 
 
@@ -29,12 +30,13 @@ def print_results(results: dict[str, Any]) -> None:
     table = Table(title=f"Students vs teacher {results['teacher']} on held-out questions "
                         f"({head['n']} responses, {head['n_questions']} questions; 95% CI, bootstrap over questions)")
     table.add_column("student")
-    for column in ("Cohen's kappa", "accuracy", "FPR", "FNR", "AC1", "unscored", "teacher YES rate"):
+    for column in ("Cohen's kappa", "accuracy", "AUROC", "FPR", "FNR", "AC1", "unscored", "teacher YES rate"):
         table.add_column(column, justify="right")
     rows = [(results["student"]["name"], head)]
     rows += [(c["name"], c["student_vs_teacher"]) for c in results["held_out"].get("compared_students", [])]
     for name, block in rows:
-        table.add_row(name, _fmt(block["cohen_kappa"]), _fmt(block["accuracy"]), _fmt(block["false_positive_rate"]),
+        table.add_row(name, _fmt(block["cohen_kappa"]), _fmt(block["accuracy"]), _fmt(block.get("auroc")),
+                      _fmt(block["false_positive_rate"]),
                       _fmt(block["false_negative_rate"]), _fmt(block["gwet_ac1"]), str(block["n_unscored"]),
                       _fmt(block["teacher_yes_rate"]))
     console.print(table)
@@ -77,6 +79,10 @@ def distill(
     judgments: Annotated[list[str] | None, typer.Option(
         "--judgments", help="Run directory with the teacher's verdicts (judgments.jsonl or a train run's "
                             "exploration_judgments.jsonl); repeat or comma-separate for several.")] = None,
+    data: Annotated[list[str] | None, typer.Option(
+        "--data", help="Labelled data file(s) in any layout --data reads elsewhere (EVOUNA, OpenQA-eval, TinyV, "
+                       "VerifierBench, ...); repeat or comma-separate. With --teacher column:label the student "
+                       "learns the files' gold (human) labels.")] = None,
     generate: Annotated[int, typer.Option(
         "--generate", help="Also generate N procedural questions with exploration-like responses, judged by the "
                            "teacher.")] = 0,
@@ -100,6 +106,9 @@ def distill(
     batch_size: Annotated[int | None, typer.Option("--batch-size", help="Examples per device per step.")] = None,
     grad_accum: Annotated[int | None, typer.Option("--grad-accum", help="Gradient accumulation steps.")] = None,
     lr: Annotated[float | None, typer.Option("--lr", help="Peak learning rate.")] = None,
+    lr_scheduler: Annotated[str | None, typer.Option(
+        "--lr-scheduler", help="transformers scheduler: cosine, linear, constant_with_warmup (any saved checkpoint "
+                               "is then a fair stopping point), ...")] = None,
     balance: Annotated[str | None, typer.Option(
         "--balance", help="none, or oversample (repeat minority-verdict examples to balance YES and NO).")] = None,
     head: Annotated[str | None, typer.Option("--head", help="minilm-classifier head: mlp or logistic.")] = None,
@@ -108,16 +117,30 @@ def distill(
     threads: Annotated[int | None, typer.Option("--threads", help="torch CPU threads.")] = None,
     max_train_examples: Annotated[int | None, typer.Option(
         "--max-train-examples", help="Train on a seeded sample of at most this many examples.")] = None,
-    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the CIs.")] = 1000,
+    lora_rank: Annotated[int | None, typer.Option(
+        "--lora-rank", min=1, help="Train LoRA adapters of this rank instead of every weight (checkpoint students).")
+    ] = None,
+    lora_layers: Annotated[int | None, typer.Option(
+        "--lora-layers", min=1, help="LoRA on the top N transformer blocks only (the rest frozen; default all).")
+    ] = None,
+    save_steps: Annotated[int | None, typer.Option(
+        "--save-steps", min=1, help="Save a resumable checkpoint every N steps; rerunning with the same --out "
+                                    "resumes.")] = None,
+    curve: Annotated[int, typer.Option(
+        "--curve", min=0, max=1_000_000, help="Judge every saved LoRA checkpoint on up to N held-out examples: "
+                                              "quality against training rows seen.")] = 0,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=0, max=100_000,
+                                           help="Bootstrap resamples for the CIs.")] = 1000,
     out: Annotated[Path | None, typer.Option("--out", help="Run directory (default runs/distill-<time>).")] = None,
+    report_to: ReportTo = None,
 ) -> None:
     """Distill a verifier from a teacher judge's YES/NO verdicts (SFT on the verdict word's tokens) and evaluate it."""
     from rlvr_bench.training.distill import DistillRequest, is_distilled_preset, run_distill
     from rlvr_bench.training.distill_students import default_settings
+    from rlvr_bench.training.recipes import parse_report_to
 
     runs = tuple(Path(p) for value in (judgments or []) for p in (split_names(value) or []))
-    if bootstrap < 0:
-        raise UserError("--bootstrap must be >= 0")
+    data_files = tuple(Path(p) for value in (data or []) for p in (split_names(value) or []))
     if int(os.environ.get("RANK", "0") or 0) == 0:  # other processes of a distributed run write no files
         if out is not None:
             check_run_destination(out, "distill")
@@ -126,17 +149,27 @@ def distill(
     try:
         settings = default_settings(student, steps=steps, epochs=epochs, batch_size=batch_size,
                                     gradient_accumulation_steps=grad_accum, learning_rate=lr, balance=balance,
+                                    lr_scheduler=lr_scheduler,
                                     head=head, max_length=max_length, threads=threads,
-                                    max_train_examples=max_train_examples)
+                                    max_train_examples=max_train_examples, lora_rank=lora_rank,
+                                    lora_layers=lora_layers, save_steps=save_steps)
+        trackers = parse_report_to(report_to)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+    import dataclasses
+
+    settings = dataclasses.replace(settings, report_to=trackers or ())
+    run_path = out or default_run_path("distill")
+    if "tensorboard" in settings.report_to:  # trl's work folder is removed after training: log beside the run
+        tensorboard_folder(run_path.with_name(f"{run_path.name}-tensorboard"))
     import datasets
     import transformers
 
     # progress goes through one line per logged step; library progress bars would interleave with it
     datasets.disable_progress_bars()
     transformers.utils.logging.disable_progress_bar()
-    request = DistillRequest(teacher=teacher, student=student, out=out or default_run_path("distill"), inputs=runs,
+    request = DistillRequest(teacher=teacher, student=student, out=run_path, inputs=runs,
+                             data_files=data_files, curve_examples=curve,
                              generate_questions=generate, responses_per_question=responses_per_question,
                              also_judges=tuple(split_names(also) or ()), held_out_fraction=held_out, seed=seed,
                              prompt=prompt, name=name, preset_out=preset_out, n_bootstrap=bootstrap,
@@ -145,4 +178,5 @@ def distill(
                                                                         soft_wrap=True))
     if results:
         print_results(results)
-        console.print(f"run directory: {request.out}", markup=False)
+        emit_json({"run_dir": str(request.out), "results": results})
+        say_written("run directory", request.out)

@@ -2,25 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from rlvr_bench.cli.app import MaxUnscored, app, console, err_console, split_names, user_errors_exit_2
+from rlvr_bench.cli.app import (
+    DataFormat,
+    MaxUnscored,
+    app,
+    console,
+    emit_json,
+    say_written,
+    split_names,
+    user_errors_exit_2,
+)
+from rlvr_bench.cli.limits import Bootstrap, check_preset_files
+from rlvr_bench.cli.progress import generation_progress
 from rlvr_bench.errors import UserError
-from rlvr_bench.generation import GenerationProgress
-from rlvr_bench.judging import DEFAULT_MAX_UNSCORED, ProgressCallback
-from rlvr_bench.pipelines.agreement import low_mass_warnings
-from rlvr_bench.pipelines.evaluate import DEFAULT_SPLIT, evaluate, load_eval_items
-from rlvr_bench.pipelines.judge_run import judge_run
+from rlvr_bench.judging import DEFAULT_MAX_UNSCORED
 from rlvr_bench.policies import parse_policy_specs
 from rlvr_bench.prompting import GenerationOverrides, PromptFormat
 from rlvr_bench.rundir import check_run_destination
+
+#: rlvr_bench.pipelines.evaluate.DEFAULT_SPLIT (the pipelines load when a command runs: quick failures)
+DEFAULT_SPLIT = "test"
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -81,49 +88,19 @@ def print_eval(results: dict[str, Any], run_dir: Path | None) -> None:
     print_comparisons(results)
     if results.get("judge_agreement"):
         from rlvr_bench.cli.agreement import print_kappa_matrix
+        from rlvr_bench.pipelines.agreement import low_mass_warnings
 
         console.print("Judge agreement on these responses:")
         print_kappa_matrix(results["judge_agreement"])
         for warning in low_mass_warnings(results["judge_agreement"]["judge_summary"]):
             console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
-    console.print(f"run directory: {run_dir}", highlight=False)
-
-
-@contextmanager
-def eval_progress(generate_total: int, judge_total: int) -> Iterator[tuple[GenerationProgress, ProgressCallback]]:
-    """Two bars on stderr (prompts generated, verdicts given); callbacks take (name, number done).
-
-    The display starts with the first callback, so an error found while checking inputs
-    prints only its one line.
-    """
-    progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=err_console, transient=True)
-    generate_bar = progress.add_task("generating", total=generate_total or None, visible=generate_total > 0)
-    judge_bar = progress.add_task("judging", total=judge_total or None)
-    started = False
-
-    def advance(bar: Any, description: str, done: int) -> None:
-        nonlocal started
-        if not started:
-            progress.start()
-            started = True
-        progress.update(bar, advance=done, description=description)
-
-    def on_generate(policy: str, done: int) -> None:
-        advance(generate_bar, f"generating [{policy}]", done)
-
-    def on_judge(judge: str, done: int) -> None:
-        advance(judge_bar, f"judging [{judge}]", done)
-
-    try:
-        yield on_generate, on_judge
-    finally:
-        if started:
-            progress.stop()
+    emit_json({"run_dir": None if run_dir is None else str(run_dir), "results": results})
+    say_written("run directory", run_dir)
 
 
 def _judge_names(values: list[str] | None) -> list[str]:
     names = [name for value in values or [] for name in split_names(value) or []]
+    check_preset_files(names)
     return names
 
 
@@ -169,17 +146,21 @@ def eval_command(
     data: Annotated[Path | None, typer.Option(
         help="Evaluate on the items of this data file instead of a task (JSONL/CSV/datasets folder; "
         "see `rlvr-bench agreement --help`).")] = None,
+    data_format: DataFormat = None,
     split: Annotated[str, typer.Option(help="Split of the task to evaluate (train/validation/test).")] = DEFAULT_SPLIT,
     n_samples: Annotated[int | None, typer.Option(
-        "--n-samples", "-n", help="Samples per question (mean@n, pass@n). Default: the policy's own, else 1.")] = None,
+        "--n-samples", "-n", min=1, max=10_000,
+        help="Samples per question (mean@n, pass@n). Default: the policy's own, else 1.")] = None,
     temperature: Annotated[float | None, typer.Option(
         help="Sampling temperature; 0 = greedy. Default: the policy's own, else 0.")] = None,
     top_p: Annotated[float | None, typer.Option(help="Nucleus sampling mass in (0, 1]. Default: 1.")] = None,
     max_new_tokens: Annotated[int | None, typer.Option(
+        min=1, max=1_000_000,
         help="Generated tokens per response. Default: the policy's own, else the task's (task.yaml "
         "generation:), else 512.")] = None,
     stop: Annotated[list[str] | None, typer.Option(help="Stop string (repeatable).")] = None,
     seed: Annotated[int | None, typer.Option(
+        min=0, max=2**32 - 1,
         help="Seed of sampling (default: the policy's own, else 0) and of the bootstrap (default 0).")] = None,
     system_prompt: Annotated[str | None, typer.Option(
         help="Ask every policy in chat form with this system prompt ('' for none). Default: the policy's own "
@@ -191,11 +172,11 @@ def eval_command(
     ] = None,
     batch_size: Annotated[int | None, typer.Option(
         min=1, help="Prompts per generate call (hf backend). Default: the policy's own, else 8.")] = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="Parallel requests (openai backend).")] = 8,
+    concurrency: Annotated[int, typer.Option(min=1, max=1024, help="Parallel requests (openai backend).")] = 8,
     api_key_env: Annotated[str, typer.Option(help="Environment variable holding the API key (openai).")] = (
         "OPENAI_API_KEY"),
-    limit: Annotated[int | None, typer.Option(help="Only the first N questions (a quick look).")] = None,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over questions for CIs.")] = 1000,
+    limit: Annotated[int | None, typer.Option(min=1, help="Only the first N questions (a quick look).")] = None,
+    bootstrap: Bootstrap = 1000,
     out: Annotated[Path | None, typer.Option(help="Run directory to write (default: runs/eval-<time>).")] = None,
     max_unscored: MaxUnscored = DEFAULT_MAX_UNSCORED,
 ) -> None:
@@ -209,12 +190,16 @@ def eval_command(
                                      system_prompt, system_prompt_file, prompt_template)
     # cheap checks first, so a typo fails before any model loads
     specs = parse_policy_specs(policy, api_key_env)
-    items, _ = load_eval_items(task, split, data)
+    from rlvr_bench.pipelines.evaluate import evaluate, load_eval_items
+
+    items, _ = load_eval_items(task, split, data, data_format)
     n_items = min(len(items), limit) if limit else len(items)
     generating = sum(1 for spec in specs if spec.generates)
     per_item = max(n_samples or 1, 1)
-    with eval_progress(n_items * generating, n_items * per_item * len(specs) * len(names)) as (on_gen, on_judge):
-        result = evaluate(policy, names, task=task, split=split, data=data, api_key_env=api_key_env, limit=limit,
+    with generation_progress(n_items * generating, n_items * per_item * len(specs) * len(names)) as (on_gen,
+                                                                                                    on_judge):
+        result = evaluate(policy, names, task=task, split=split, data=data, data_format=data_format,
+                          api_key_env=api_key_env, limit=limit,
                           generation=overrides, n_bootstrap=bootstrap, seed=seed or 0, out=out,
                           concurrency=concurrency, on_generate=on_gen, on_judge=on_judge, max_unscored=max_unscored)
     print_eval(result.results, result.run_dir)
@@ -228,12 +213,15 @@ def judge_command(
         "--judges", "--judge", "-j", help="Judges to add, comma-separated or repeated.")] = None,
     policy: Annotated[list[str] | None, typer.Option(
         "--policy", "-p", help="Imported responses to add as a policy row: responses:FILE.jsonl[:NAME].")] = None,
-    bootstrap: Annotated[int | None, typer.Option(help="Bootstrap resamples (default: the run's).")] = None,
+    bootstrap: Annotated[int | None, typer.Option(min=0, max=100_000,
+                                                  help="Bootstrap resamples (default: the run's).")] = None,
     max_unscored: MaxUnscored = DEFAULT_MAX_UNSCORED,
 ) -> None:
     """Add judges (and imported responses) to an eval run without generating again; recompute its results."""
     names = _judge_names(judges)
-    with eval_progress(0, 0) as (_, on_judge):
+    from rlvr_bench.pipelines.judge_run import judge_run
+
+    with generation_progress(0, 0) as (_, on_judge):
         result = judge_run(run_dir, names, policy or [], n_bootstrap=bootstrap, on_judge=on_judge,
                            max_unscored=max_unscored)
     print_eval(result.results, result.run_dir)

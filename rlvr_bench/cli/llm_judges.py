@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from rlvr_bench.cli.app import app, console, err_console, split_names, user_errors_exit_2
+from rlvr_bench.cli.app import app, console, emit_json, err_console, say_written, split_names, user_errors_exit_2
 from rlvr_bench.errors import UserError
 
 cache_app = typer.Typer(help="The judgment cache shared by every command (SQLite).", no_args_is_help=True)
@@ -22,6 +22,8 @@ def cache_stats_command() -> None:
 
     with default_cache() as cache:
         stats = cache.stats()
+    emit_json({"path": str(stats.path), "per_judge": stats.per_judge, "total": stats.total,
+               "size_bytes": stats.size_bytes})
     console.print(f"judgment cache: {stats.path}", highlight=False, soft_wrap=True)
     table = Table()
     table.add_column("judge")
@@ -48,6 +50,7 @@ def cache_clear_command(
         raise typer.Exit(1)
     with default_cache() as cache:
         deleted = cache.clear(names)
+    emit_json({"deleted": deleted, "judges": names})
     console.print(f"deleted {deleted} cached verdicts", highlight=False)
 
 
@@ -99,4 +102,5 @@ def build_tiny_judge_command(
     if force:
         shutil.rmtree(tiny_judge_dir(), ignore_errors=True)
     path = ensure_tiny_judge(log=lambda line: err_console.print(line, highlight=False))
-    console.print(f"tiny judge: {path}", highlight=False)
+    emit_json({"tiny_judge": str(path)})
+    say_written("tiny judge", path)

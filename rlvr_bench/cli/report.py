@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from rlvr_bench.cli.app import app, console, user_errors_exit_2
+from rlvr_bench.cli.app import app, console, emit_json, say_written, user_errors_exit_2
 from rlvr_bench.errors import UserError
 from rlvr_bench.rundir import check_output_file, require_run_directory
 
@@ -34,9 +34,11 @@ def report_command(
     # only a page rlvr-bench rendered is replaced; a file of the user's at -o is refused before any work
     check_output_file(target, is_report_file, "report")
     written = render_report(runs, target)
-    for line in _summaries(runs):
+    summaries = _summaries(runs)
+    for line in summaries:
         console.print(line, highlight=False, markup=False)
-    console.print(f"report: {written}", highlight=False)
+    emit_json({"report": str(written), "runs": [str(run) for run in runs], "summary": summaries})
+    say_written("report", written)
 
 
 def _summaries(runs: list[Path]) -> list[str]:

@@ -8,9 +8,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from rlvr_bench.cli.app import app, console, err_console, split_names, user_errors_exit_2
+from rlvr_bench.cli.app import app, console, emit_json, err_console, say_written, split_names, user_errors_exit_2
+from rlvr_bench.cli.train import ReportTo
+from rlvr_bench.errors import ConfigError
 from rlvr_bench.rundir import check_run_destination, default_run_path
-from rlvr_bench.training.matrix import ALL_REWARD_KINDS, SFT_ROW, MatrixRequest, train_and_eval
+from rlvr_bench.training.recipes import ALL_REWARD_KINDS
+
+#: rlvr_bench.training.matrix.SFT_ROW (the matrix module loads when the command runs: quick failures)
+SFT_ROW = "sft"
 
 
 def _cell(block: dict[str, Any] | None, with_ci: bool = True, sign: bool = False) -> str:
@@ -82,21 +87,32 @@ def train_and_eval_command(
                                                     "distilling one (e.g. rm7b).")] = None,
     student: Annotated[str | None, typer.Option(help="Distillation student: minilm-classifier, tiny (generative) "
                                                 "or a checkpoint (default: the recipe's matrix.student).")] = None,
-    steps: Annotated[int | None, typer.Option(help="RL steps per cell (default: the recipe's matrix.steps, "
+    steps: Annotated[int | None, typer.Option(min=1, help="RL steps per cell (default: the recipe's matrix.steps, "
                                               "else train.steps).")] = None,
     distill_extra_questions: Annotated[int | None, typer.Option(
         help="Extra procedural questions judged by the teacher for distillation (default: the recipe's).")] = None,
     baseline: Annotated[list[str] | None, typer.Option(
         help="An imported baseline row, judged like the policies on the same held-out items: any `eval --policy` "
              "spec (NAME=PATH, hub id, openai:MODEL@URL, responses:FILE.jsonl). Repeat for several.")] = None,
+    report_to: ReportTo = None,
 ) -> None:
     """The study's experiment: rewards {rule, model, teacher} x {binary, soft} x algorithms from one SFT start."""
+    from rlvr_bench.training.matrix import MatrixRequest, train_and_eval
+    from rlvr_bench.training.recipes import parse_report_to
+
+    try:
+        trackers = parse_report_to(report_to)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     request = MatrixRequest(
         recipe=recipe, out=out or default_run_path("train-and-eval"), algorithms=tuple(split_names(algos) or ["grpo"]),
         rewards=tuple(split_names(rewards) or ()) or None, quick=quick, model_judge=model_judge, student=student,
         steps=steps, distill_extra_questions=distill_extra_questions, baselines=tuple(baseline or ()),
+        report_to=trackers,
     )
     check_run_destination(request.out, "train-and-eval")  # a new folder, or an earlier matrix to resume
     results = train_and_eval(request, say=lambda line: err_console.print(line, markup=False, highlight=False))
     print_table_one(results)
-    console.print(f"run directory: {request.out}\nreport: {request.out / 'report.html'}", highlight=False)
+    emit_json({"run_dir": str(request.out), "results": results})
+    say_written("run directory", request.out)
+    say_written("report", request.out / "report.html")

@@ -8,13 +8,29 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from rlvr_bench.cli.app import MaxUnscored, app, console, split_names, user_errors_exit_2
+from rlvr_bench.cli.app import (
+    DATA_EXAMPLES,
+    DATA_HELP,
+    DataFormat,
+    MaxUnscored,
+    app,
+    console,
+    emit_json,
+    print_import_summary,
+    say_written,
+    user_errors_exit_2,
+)
+from rlvr_bench.cli.limits import BatchSize, Bins, Bootstrap, check_judge_names, open_cache_before_judging
 from rlvr_bench.cli.progress import judging_progress
 from rlvr_bench.errors import UserError
 from rlvr_bench.judging import DEFAULT_MAX_UNSCORED
-from rlvr_bench.pipelines.verify import BREAKDOWNS, plan_verify, run_verify
 from rlvr_bench.rundir import check_run_destination
-from rlvr_bench.stats.verifier_metrics import DEFAULT_CALIBRATION_BINS
+
+# the pipeline (scipy's statistics) loads when the command runs, so bad options fail at once;
+# these two equal rlvr_bench.pipelines.verify.BREAKDOWNS and stats.verifier_metrics.DEFAULT_CALIBRATION_BINS
+# (tests/test_cli_startup.py checks)
+BREAKDOWNS = ("domain", "answer_type", "variant")
+DEFAULT_CALIBRATION_BINS = 10
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -69,7 +85,8 @@ def print_mcnemar(results: dict[str, Any]) -> None:
     for column in ("judge A", "judge B", "n", "A only right", "B only right", "acc. A - B", "p", "test"):
         table.add_column(column, justify="left" if column.startswith("judge") else "right")
     for row in results["mcnemar"]:
-        p_value = row["p_value"]
+        # with no triple both judges scored there is no test: no p-value, not p = 1
+        p_value = row["p_value"] if row["n"] else None
         table.add_row(row["judge_a"], row["judge_b"], str(row["n"]), str(row["a_only_correct"]),
                       str(row["b_only_correct"]), _with_ci(row["accuracy_difference"]),
                       "—" if p_value is None else f"{p_value:.3g}", row["method"])
@@ -123,12 +140,12 @@ def print_attack_tables(attacks: dict[str, Any], judges: list[str]) -> None:
     console.print(table)
 
 
-@app.command("verify")
+@app.command("verify", epilog=DATA_EXAMPLES)
 @user_errors_exit_2
 def verify_command(
     task: Annotated[str | None, typer.Option(help="Bundled task name or task folder (default: verifier-gold).")] = None,
-    data: Annotated[Path | None, typer.Option(help="A data file instead of a task (VerifierBench, VerifyBench, "
-                                              "xVerify, Multi-subject-RLVR, flat triples; JSONL or CSV).")] = None,
+    data: Annotated[Path | None, typer.Option(help=DATA_HELP)] = None,
+    data_format: DataFormat = None,
     responses: Annotated[Path | None, typer.Option(help="Labelled responses (rlvr-bench response JSONL) to verify "
                                                    "instead of the task's or file's own.")] = None,
     judges: Annotated[str | None, typer.Option(help="Comma-separated judge presets or preset files "
@@ -138,13 +155,14 @@ def verify_command(
     attack_items: Annotated[int | None, typer.Option(help="Run the suite on this many sampled items "
                                                      "(seeded by --seed; default all).")] = None,
     out: Annotated[Path | None, typer.Option(help="Run directory to write (default: runs/verify-<time>).")] = None,
-    bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples over questions for CIs.")] = 1000,
-    seed: Annotated[int, typer.Option(help="Seed of the bootstrap and of --attack-items sampling.")] = 0,
-    bins: Annotated[int, typer.Option(help="Equal-width bins for calibration (ECE).")] = DEFAULT_CALIBRATION_BINS,
+    bootstrap: Bootstrap = 1000,
+    seed: Annotated[int, typer.Option(min=0, max=2**32 - 1, help="Seed of the bootstrap and of --attack-items "
+                                      "sampling (0 to 2^32 - 1).")] = 0,
+    bins: Bins = DEFAULT_CALIBRATION_BINS,
     breakdown: Annotated[str, typer.Option(help=f"Breakdown table to print: {', '.join(BREAKDOWNS)} or none "
                                            "(all are in results.json).")] = "variant",
     split: Annotated[str | None, typer.Option(help="Only items of this split (train/validation/test).")] = None,
-    batch_size: Annotated[int, typer.Option(min=1, help="Triples per judge call.")] = 64,
+    batch_size: BatchSize = 64,
     no_cache: Annotated[bool, typer.Option("--no-cache", help="Do not read or write the judgment cache.")] = False,
     max_unscored: MaxUnscored = DEFAULT_MAX_UNSCORED,
     gold: Annotated[str | None, typer.Option(help="Take the gold labels from a column of the data file "
@@ -155,8 +173,15 @@ def verify_command(
         raise UserError(f"--breakdown must be one of {', '.join(BREAKDOWNS)}, none; got {breakdown!r}")
     if out is not None:
         check_run_destination(out, "verify")
-    plan = plan_verify(task, split_names(judges), data, responses, split, bootstrap, seed, attacks, attack_items,
-                       bins, gold)
+    names = check_judge_names(judges)
+    if attack_items is not None and attack_items < 1:
+        raise UserError("--attack-items must be at least 1")
+    from rlvr_bench.pipelines.verify import plan_verify, run_verify
+
+    plan = plan_verify(task, names, data, responses, split, bootstrap, seed, attacks, attack_items, bins, gold,
+                       data_format)
+    print_import_summary(plan.config["task"])
+    open_cache_before_judging(plan.judges, not no_cache)
     with judging_progress(plan.n_verdicts) as on_progress:
         result = run_verify(plan, out, batch_size=batch_size, on_progress=on_progress, use_cache=not no_cache,
                             max_unscored=max_unscored)
@@ -171,4 +196,5 @@ def verify_command(
         print_attack_tables(results["attacks"], results["judges"])
     for warning in results["warnings"]:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
-    console.print(f"run directory: {result.run_dir}", highlight=False)
+    emit_json({"run_dir": str(result.run_dir), "results": results})
+    say_written("run directory", result.run_dir)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
+from rlvr_bench.judges.normalize import normalize_unicode
 from rlvr_bench.records import Item, Response, Verdict, final_step
 
 
@@ -32,9 +33,17 @@ class Triple:
     #: ``column:NAME`` judges only, and not part of what a triple *is* (left out of equality)
     recorded: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
+    def __post_init__(self) -> None:
+        # One Unicode form for every judge and every call site (verify, eval, rewards, the reward server):
+        # "½", "1 000" with a thin space, "–5", a soft hyphen or a BOM inside an answer mean what their
+        # ASCII spellings mean (see normalize_unicode). ASCII text is left as it is.
+        for name in ("question", "reference", "response"):
+            object.__setattr__(self, name, normalize_unicode(getattr(self, name)))
+        object.__setattr__(self, "aliases", tuple(normalize_unicode(alias) for alias in self.aliases))
+
     @property
     def final_step(self) -> str:
-        """The response's last non-empty line: the part the study's verifier judges."""
+        """The response's final step (its last non-empty line, see :func:`rlvr_bench.records.final_step`)."""
         return final_step(self.response)
 
     @property

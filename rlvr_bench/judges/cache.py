@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rlvr_bench.errors import ConfigError
+from rlvr_bench.errors import ConfigError, InputError
 from rlvr_bench.paths import cache_home
 from rlvr_bench.records import Verdict, verdict_from_json
 
@@ -109,10 +109,21 @@ class JudgmentCache:
             for start in range(0, len(wanted), _CHUNK):
                 chunk = wanted[start : start + _CHUNK]
                 marks = ",".join("?" * len(chunk))
-                rows = self._conn.execute(f"SELECT key, verdict FROM judgments WHERE key IN ({marks})", chunk)
+                try:
+                    rows = self._conn.execute(f"SELECT key, verdict FROM judgments WHERE key IN ({marks})",
+                                              chunk).fetchall()
+                except sqlite3.DatabaseError as exc:  # a damaged page: found only when it is read
+                    raise self._corrupt(str(exc)) from None
                 for key, text in rows:
-                    found[key] = verdict_from_json(json.loads(text), f"{self.path}: key {key[:12]}")
+                    try:
+                        found[key] = verdict_from_json(json.loads(text), f"{self.path}: key {key[:12]}")
+                    except (ValueError, TypeError, AttributeError, InputError) as exc:
+                        raise self._corrupt(f"the verdict of key {key[:12]} is not valid: {exc}") from None
         return found
+
+    def _corrupt(self, detail: str) -> ConfigError:
+        return ConfigError(f"{self.path}: the judgment cache is corrupt ({detail}); delete it (or run `rlvr-bench "
+                           "cache clear`) or pass --no-cache")
 
     def put_many(self, judge: str, verdicts: Mapping[str, Verdict]) -> int:
         """Store verdicts in one transaction (first writer wins); returns how many rows were new."""
@@ -129,7 +140,8 @@ class JudgmentCache:
                         "INSERT OR IGNORE INTO judgments (key, judge, verdict, created) VALUES (?, ?, ?, ?)", rows)
                     self._conn.execute("COMMIT")
                 except BaseException:
-                    self._conn.execute("ROLLBACK")
+                    if self._conn.in_transaction:  # a failed COMMIT (a full disk) has rolled back already:
+                        self._conn.execute("ROLLBACK")  # a second ROLLBACK would hide its error
                     raise
             except sqlite3.OperationalError as exc:  # a read-only file or a full disk, not a bug
                 raise ConfigError(f"{self.path}: cannot write to the judgment cache ({exc}); set RLVR_BENCH_CACHE "

@@ -17,6 +17,8 @@ Parts are judge presets (names or preset files), resolved and checked with
 :func:`rlvr_bench.judges.registry.resolve_preset` / ``build_judge`` like any judge.
 The built composite's spec carries its parts' resolved specs under
 ``resolved_parts``, so its fingerprint (the judgment-cache key) changes when a part changes.
+Parts are asked through :func:`rlvr_bench.judges.run_memo.memoized_batch`: a part the run also
+uses elsewhere (``embed`` alone and inside ``cascade-rules-embed``) computes each triple once.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import numpy as np
 from rlvr_bench.errors import ConfigError, UserError
 from rlvr_bench.judges.base import BaseJudge, Judge, JudgeSpec, Triple
 from rlvr_bench.judges.registry import availability, build_judge, resolve_preset
+from rlvr_bench.judges.run_memo import memoized_batch
 from rlvr_bench.records import Verdict
 
 #: presets being resolved right now (outermost first), to refuse a composite that contains itself
@@ -156,7 +159,7 @@ class CascadeJudge(BaseJudge):
         for part in self.parts:
             if not undecided:
                 break
-            verdicts = part.judge_batch([triples[i] for i in undecided])
+            verdicts = memoized_batch(part, [triples[i] for i in undecided])
             if len(verdicts) != len(undecided):
                 raise RuntimeError(f"part {part.name!r} returned {len(verdicts)} verdicts for {len(undecided)}")
             for index, verdict in zip(undecided, verdicts, strict=True):
@@ -241,7 +244,7 @@ class MajorityJudge(BaseJudge):
         return None
 
     def judge_batch(self, triples: Sequence[Triple]) -> list[Verdict]:
-        per_part = [part.judge_batch(triples) for part in self.parts]
+        per_part = [memoized_batch(part, triples) for part in self.parts]
         for part, verdicts in zip(self.parts, per_part, strict=True):
             if len(verdicts) != len(triples):
                 raise RuntimeError(f"part {part.name!r} returned {len(verdicts)} verdicts for {len(triples)}")

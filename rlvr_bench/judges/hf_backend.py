@@ -17,10 +17,16 @@ Preset parameters (besides those of :mod:`rlvr_bench.judges.model_judge`):
 - ``model``: a checkpoint as :func:`rlvr_bench.checkpoints.resolve_checkpoint` reads it: a
   project name (``smollm2``, ``rlvr-bench:tiny-judge``), a local folder, a ``.gguf`` file or a hub id;
 - ``revision`` (hub), ``device`` ("auto" = cuda when present, else cpu), ``dtype``
-  ("auto" = bfloat16 on cuda, float32 on cpu; or float32 / bfloat16 / float16);
+  ("auto" = bfloat16 on cuda; on cpu the faster of float32 and bfloat16, measured at
+  load, whose verdicts agree: :mod:`rlvr_bench.judges.dtype_choice`; or float32 /
+  bfloat16 / float16);
 - ``batch_size`` (prompts per forward pass, default 16), ``max_batch_tokens``
   (padded tokens per forward pass, default 16384), ``max_prompt_tokens``
-  (longer prompts are unscored; default the model's context length);
+  (longer prompts are unscored, decided from tokenization before the first
+  forward pass; default the model's context length);
+- ``prefix_reuse`` (default true): the tokens every prompt starts with (system turn
+  and instructions) are run once per run and their keys and values reused by every
+  batch (:mod:`rlvr_bench.judges.prefix_reuse`); false runs whole prompts;
 - ``threads``: CPU threads for the forward pass (default: torch's setting). Small
   models run fastest on one thread: on a busy machine, idle-spinning worker
   threads cost several times the work itself;
@@ -35,13 +41,24 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rlvr_bench.checkpoints import load_causal_lm, pick_device, pick_dtype, resolve_checkpoint
 from rlvr_bench.errors import ConfigError
 from rlvr_bench.judges.base import JudgeSpec, Triple
+from rlvr_bench.judges.dtype_choice import PROBE_TRIPLES, DtypeChoice, choose_dtype
 from rlvr_bench.judges.model_judge import ModelJudge, checkpoint_reason
+from rlvr_bench.judges.prefix_reuse import (
+    MAX_PACKED_TOKENS,
+    PrefixCache,
+    cache_argument,
+    packed_batch,
+    shared_lengths,
+    supports_prefix_cache,
+    template_prefix,
+)
 from rlvr_bench.judges.prompting import RenderedPrompt
 from rlvr_bench.judges.verdict_parsing import (
     LOW_VERDICT_MASS,
@@ -54,6 +71,10 @@ from rlvr_bench.records import Verdict
 
 if TYPE_CHECKING:
     import torch
+
+
+#: token lists :meth:`HFJudge.preflight` keeps for :meth:`HFJudge.judge_batch` (about 8 kB each as Python ints)
+PREFLIGHT_KEPT = 4096
 
 
 class HFVerifierModel:
@@ -76,6 +97,7 @@ class HFVerifierModel:
         self.pad_id: int = pad if pad is not None else (self.tokenizer.eos_token_id or 0)
         self.max_positions: int | None = getattr(self.model.config, "max_position_embeddings", None)
         self._torch = torch
+        self._prefix: PrefixCache | None = None
 
     def encode(self, prompt: RenderedPrompt) -> list[int]:
         """Token ids of a rendered prompt: chat template + generation prompt + assistant prefix."""
@@ -110,32 +132,78 @@ class HFVerifierModel:
         return [rows[0] for rows in self.next_token_logprobs(prompts, (), batch_size, max_batch_tokens)]
 
     def next_token_logprobs(self, prompts: Sequence[list[int]], nodes: Sequence[tuple[int, ...]] = (),
-                            batch_size: int = 16, max_batch_tokens: int = 16384) -> list[torch.Tensor]:
+                            batch_size: int = 16, max_batch_tokens: int = 16384,
+                            prefix: Sequence[int] = ()) -> list[torch.Tensor]:
         """Per prompt, a (1 + len(nodes), vocab) float32 cpu tensor of next-token log-probabilities.
 
         Row 0 is after the prompt; row ``j + 1`` after the prompt followed by the token
         path ``nodes[j]`` (a prefix tree listed parents first, as
         :class:`VerdictSequences` gives it). Prompts are sorted by length and grouped so
         a batch holds at most ``batch_size`` rows and ``max_batch_tokens`` padded tokens.
+        With a ``prefix`` (token ids most prompts start with), its keys and values are computed once and
+        kept, and each prompt runs only what follows the part it shares (:mod:`rlvr_bench.judges.prefix_reuse`).
         """
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        cache = self.prefix_cache(prefix) if prefix else None
+        shared = shared_lengths(prompts, cache.ids) if cache is not None else [0] * len(prompts)
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]) - shared[i])
         results: list[Any] = [None] * len(prompts)
         with self.thread_scope():
-            self._score_sorted(prompts, tuple(nodes), order, results, batch_size, max_batch_tokens)
+            self._score_sorted(prompts, tuple(nodes), order, results, batch_size, max_batch_tokens, cache, shared)
         return results
 
+    def prefix_cache(self, prefix: Sequence[int]) -> PrefixCache | None:
+        """The kept keys and values of ``prefix`` (computed on first use, again only when the prefix or the
+        model's dtype changes); None when this model cannot reuse a prefix."""
+        if not supports_prefix_cache(self.model):
+            return None
+        dtype = next(self.model.parameters()).dtype
+        if self._prefix is None or self._prefix.ids != tuple(prefix) or self._prefix.dtype != dtype:
+            with self.thread_scope():
+                self._prefix = PrefixCache.compute(self.model, prefix, self.device)
+        return self._prefix
+
     def _score_sorted(self, prompts: Sequence[list[int]], nodes: tuple[tuple[int, ...], ...], order: list[int],
-                      results: list[Any], batch_size: int, max_batch_tokens: int) -> None:
+                      results: list[Any], batch_size: int, max_batch_tokens: int, cache: PrefixCache | None,
+                      shared: list[int]) -> None:
         batch: list[int] = []
+        packed = 0
         with self._torch.inference_mode():
             for index in order:
-                width = len(prompts[index]) + len(nodes)  # the longest so far: the list is sorted
-                if batch and (len(batch) >= batch_size or width * (len(batch) + 1) > max_batch_tokens):
-                    self._score_batch(prompts, nodes, batch, results)
-                    batch = []
+                width = len(prompts[index]) - shared[index] + len(nodes)  # the longest so far: the list is sorted
+                if cache is None:
+                    full = batch and (len(batch) >= batch_size or width * (len(batch) + 1) > max_batch_tokens)
+                else:  # packed rows: no padding, the tokens themselves are the bound
+                    full = batch and (len(batch) >= batch_size or packed + width > min(max_batch_tokens,
+                                                                                       MAX_PACKED_TOKENS))
+                if full:
+                    self._score_any(prompts, nodes, batch, results, cache, shared)
+                    batch, packed = [], 0
                 batch.append(index)
+                packed += width
             if batch:
-                self._score_batch(prompts, nodes, batch, results)
+                self._score_any(prompts, nodes, batch, results, cache, shared)
+
+    def _score_any(self, prompts: Sequence[list[int]], nodes: tuple[tuple[int, ...], ...], batch: list[int],
+                   results: list[Any], cache: PrefixCache | None, shared: list[int]) -> None:
+        if cache is None:
+            self._score_batch(prompts, nodes, batch, results)
+        else:
+            self._score_packed(prompts, nodes, batch, results, cache, shared)
+
+    def _score_packed(self, prompts: Sequence[list[int]], nodes: tuple[tuple[int, ...], ...],
+                      batch: list[int], results: list[Any], cache: PrefixCache, shared: list[int]) -> None:
+        """One batch's suffixes packed into one row and run against the kept prefix
+        (see :mod:`rlvr_bench.judges.prefix_reuse`)."""
+        input_ids, positions, mask, outputs = packed_batch([prompts[i] for i in batch], [shared[i] for i in batch],
+                                                           nodes, len(cache.ids), cache.dtype)
+        logits = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device),
+                            position_ids=positions.to(self.device), use_cache=True,
+                            logits_to_keep=outputs.to(self.device), **{cache_argument(self.model): cache.fresh()}
+                            ).logits
+        logprobs = self._torch.log_softmax(logits[0].float(), dim=-1).cpu()
+        rows = 1 + len(nodes)
+        for row, index in enumerate(batch):
+            results[index] = logprobs[row * rows:(row + 1) * rows]
 
     def _score_batch(self, prompts: Sequence[list[int]], nodes: tuple[tuple[int, ...], ...], batch: list[int],
                      results: list[Any]) -> None:
@@ -198,19 +266,21 @@ class HFJudge(ModelJudge):
 
     @classmethod
     def check(cls, spec: JudgeSpec) -> str | None:
-        try:
-            import torch  # noqa: F401
-            import transformers  # noqa: F401
-        except ImportError:
+        import importlib.util
+
+        # find_spec, not import: importing torch and transformers takes seconds, and a check must be quick
+        if importlib.util.find_spec("torch") is None or importlib.util.find_spec("transformers") is None:
             return f"judge {spec.name!r} needs torch and transformers: pip install torch transformers"
         return checkpoint_reason(spec, spec.params.get("model"))
 
     def __init__(self, spec: JudgeSpec) -> None:
         super().__init__(spec)
         params = spec.params
+        requested = str(params.get("dtype") or "auto")
+        measure = requested == "auto" and pick_device(params.get("device", "auto")) == "cpu"
         try:
             self.lm = HFVerifierModel(str(params["model"]), device=params.get("device", "auto"),
-                                      dtype=params.get("dtype", "auto"), revision=params.get("revision"),
+                                      dtype="float32" if measure else requested, revision=params.get("revision"),
                                       trust_remote_code=bool(params.get("trust_remote_code", False)),
                                       threads=int(params["threads"]) if params.get("threads") else None)
         except ConfigError as exc:
@@ -229,31 +299,85 @@ class HFJudge(ModelJudge):
         #: single-token spellings of each side (every spelling, longer ones included, is in ``sequences``)
         self.positive_ids = self.sequences.side_ids(True)
         self.negative_ids = self.sequences.side_ids(False)
+        #: the token ids every prompt starts with, run once per run (empty: whole prompts every batch)
+        self.prefix_ids: tuple[int, ...] = (template_prefix(lambda t: self.lm.encode(self.render(t)))
+                                            if params.get("prefix_reuse", True) else ())
+        #: prompts tokenized by :meth:`preflight`, used (and dropped) by :meth:`judge_batch`
+        self._encoded: dict[RenderedPrompt, list[int]] = {}
+        #: what ``dtype: auto`` measured on this machine (None when the preset names a dtype, or on cuda)
+        self.dtype_choice: DtypeChoice | None = None
+        if measure:
+            self.dtype_choice = choose_dtype(self.lm, self.lm.encode(self.render(PROBE_TRIPLES[0])),
+                                             lambda: self.probe_p_pass(PROBE_TRIPLES))
+            # recorded in the spec, so in every run's config.json (and left out of the cache identity:
+            # model_revision names the chosen dtype instead)
+            self.spec = replace(self.spec, params={**params, "dtype_measured": self.dtype_choice.to_json()})
+
+    def probe_p_pass(self, triples: Sequence[Triple]) -> list[float | None]:
+        """p_pass of ``triples`` with the current model, outside the usage meter (for the dtype measurement)."""
+        prompts = [self.lm.encode(self.render(t)) for t in triples]
+        rows = self.lm.next_token_logprobs(prompts, self.sequences.nodes, self.batch_size, self.max_batch_tokens,
+                                           prefix=self.prefix_ids)
+        scores: list[float | None] = []
+        for logprobs in rows:
+            p_positive, p_negative = self.sequences.probabilities(logprobs[0], logprobs[1:])
+            total = p_positive + p_negative
+            scores.append(p_positive / total if total > 0 else None)
+        return scores
 
     def model_revision(self) -> str:
         """For a local folder, the names, sizes and modification times of its files (a rebuilt model is new)."""
         path = Path(self.lm.path)
+        # dtype auto: the precision it chose on this machine changes verdicts in the third decimal
+        chosen = f"|dtype={self.dtype_choice.chosen}" if self.dtype_choice is not None else ""
         if not path.is_dir():
-            return str(self.spec.params.get("revision", ""))
+            return str(self.spec.params.get("revision", "")) + chosen
         stamps = [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in sorted(path.iterdir()) if p.is_file()]
-        return ";".join(stamps)
+        return ";".join(stamps) + chosen
+
+    def _too_long(self, ids: list[int]) -> Verdict | None:
+        if len(ids) <= self.max_prompt_tokens:
+            return None
+        reads = self.lm.max_positions
+        hint = (f" (the model reads up to {reads}: raise params.max_prompt_tokens in a copy of the preset)"
+                if reads and reads > self.max_prompt_tokens else "")
+        return Verdict(passed=None, error=f"prompt too long: {len(ids)} tokens, more than "
+                       f"max_prompt_tokens={self.max_prompt_tokens}{hint}", prompt_tokens=len(ids))
+
+    def preflight(self, triples: Sequence[Triple]) -> dict[int, Verdict]:
+        """Unscored verdicts, by position, for the triples whose prompt is longer than ``max_prompt_tokens``.
+
+        Tokenizing is all it takes, so :func:`rlvr_bench.judging.judge_triples` calls this before the first
+        forward pass: the command's ``--max-unscored`` budget stops a run that would fail on too many
+        triples before any model work, and the rest are judged without these. The first
+        :data:`PREFLIGHT_KEPT` token lists are kept for :meth:`judge_batch` (a million prompts' would not fit
+        in memory; tokenizing again costs far less than the forward pass).
+        """
+        self._encoded.clear()
+        refused: dict[int, Verdict] = {}
+        for index, triple in enumerate(triples):
+            rendered = self.render(triple)
+            ids = self._encoded.get(rendered) or self.lm.encode(rendered)
+            too_long = self._too_long(ids)
+            if too_long is not None:
+                refused[index] = too_long
+            elif len(self._encoded) < PREFLIGHT_KEPT:
+                self._encoded[rendered] = ids
+        return refused
 
     def judge_batch(self, triples: Sequence[Triple]) -> list[Verdict]:
         began = time.perf_counter()
         encoded: list[list[int] | None] = []
         verdicts: list[Verdict | None] = [None] * len(triples)
         for index, triple in enumerate(triples):
-            ids = self.lm.encode(self.render(triple))
-            if len(ids) > self.max_prompt_tokens:
-                verdicts[index] = Verdict(passed=None, error=f"prompt too long: {len(ids)} tokens, more than "
-                                          f"max_prompt_tokens={self.max_prompt_tokens}", prompt_tokens=len(ids))
-                encoded.append(None)
-            else:
-                encoded.append(ids)
+            rendered = self.render(triple)
+            ids = self._encoded.pop(rendered, None) or self.lm.encode(rendered)
+            verdicts[index] = self._too_long(ids)
+            encoded.append(ids if verdicts[index] is None else None)
         todo = [i for i, ids in enumerate(encoded) if ids is not None]
         with self.lm.thread_scope():  # also for the small tensor ops below: idle threads cost more than the work
             rows = self.lm.next_token_logprobs([encoded[i] or [] for i in todo], self.sequences.nodes,
-                                               self.batch_size, self.max_batch_tokens)
+                                               self.batch_size, self.max_batch_tokens, prefix=self.prefix_ids)
             for index, logprobs in zip(todo, rows, strict=True):
                 first, node_rows = logprobs[0], logprobs[1:]
                 p_positive, p_negative = self.sequences.probabilities(first, node_rows)

@@ -4,6 +4,18 @@ The reference and the response's final step are parsed into SymPy objects and
 compared numerically and symbolically (1/2 == 0.5 == 50% == \\frac{1}{2},
 x^2+1 == 1+x^2, sets, intervals, equations).
 
+Before math-verify, three kinds of answer it misreads are settled here:
+
+- **quantities with units** ("350 mg", "25 °C", "5 kg") go to the ``numeric`` judge's comparison
+  (pint): math-verify drops units, so "350 µg" would pass for "350 mg" and "25 °F" for "25 °C".
+  This applies when the reference is one quantity whose unit has a dimension (not "%" or "‰");
+- **times** ("15:21:01", "3:21 PM") are compared as clock times, exactly: math-verify reads
+  "15:21:01" as the ratio 15/21/1 and "15:21:01 PM" as 15;
+- **hedges** ("either 5 or 4", "3 or 4") pass only when every alternative does.
+
+Unicode symbols become LaTeX first ("π" -> "\\pi", "√2" -> "\\sqrt{2}", "∞" -> "\\infty"): math-verify
+parses "9/2 * π" as "9/2 *" otherwise. Digits grouped by spaces are one number ("1 000").
+
 Outcomes:
 
 - reference unparseable (a text answer such as "Paris") -> ``passed=None``: a math
@@ -44,7 +56,15 @@ from types import FrameType
 from typing import Any, ClassVar
 
 from rlvr_bench.judges.base import JudgeSpec, Triple
-from rlvr_bench.judges.normalize import expand_scientific, extract_answer, plain_math_symbols
+from rlvr_bench.judges.normalize import (
+    HEDGE_WORDS,
+    expand_scientific,
+    extract_answer,
+    join_digit_groups,
+    plain_math_symbols,
+    unwrap_latex,
+)
+from rlvr_bench.judges.numeric import NumericJudge, compare_quantities, extract_quantities, stated_quantities
 from rlvr_bench.judges.rules import LocalJudge, preview, read_params, require_range
 from rlvr_bench.records import NOT_APPLICABLE_PREFIX, Verdict
 
@@ -55,6 +75,17 @@ _MATH_WORDS = frozenset({"sin", "cos", "tan", "cot", "sec", "csc", "arcsin", "ar
 _LATEX_DELIMITERS = ("$", "\\(", "\\[", "\\boxed")
 _MATH_SIGNS = re.compile(r"[\d+\-*/^=<>(){}\[\]\\]")
 _WORDS = re.compile(r"(?<!\\)\b[A-Za-z]{2,}\b")
+
+#: Unicode math symbols math-verify does not read outside LaTeX, as LaTeX.
+#: Constants and operators only: a Greek variable made ASCII would let "v0^2 sin(2θ)/g" parse as the
+#: product v*0**2*s*i*n*2*theta, which is 0 whatever the response says.
+_UNICODE_LATEX = {"π": "\\pi ", "∞": "\\infty ", "×": "\\times ", "·": "\\cdot ", "⋅": "\\cdot ", "÷": "/",
+                  "≤": "\\le ", "≥": "\\ge ", "≠": "\\ne ", "±": "\\pm ", "∓": "\\mp ", "∪": "\\cup ",
+                  "∩": "\\cap ", "∅": "\\emptyset "}
+_SQRT = re.compile(r"√\s*(?:\(([^()]*)\)|\{([^{}]*)\}|(\d+(?:\.\d+)?|[A-Za-z]))")
+#: A clock time: "15:21", "15:21:01", "3:21:01 PM", "9:05 a.m."
+_TIME = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}(?:\.\d+)?))?(?![\d:])\s*([ap]\.?\s?m\b\.?)?",
+                   re.IGNORECASE)
 
 #: Extra seconds the parent waits for the worker process beyond the deadline it applies itself.
 _WORKER_GRACE_S = 10.0
@@ -132,14 +163,103 @@ def parse_math(text: str, bare_formula: str | None = None) -> list[Any]:
     return parsed
 
 
+def latex_symbols(text: str) -> str:
+    """Unicode math symbols as LaTeX ("9/2 * π" -> "9/2 * \\pi", "3√2" -> "3\\sqrt{2}"), digit groups joined."""
+    if not text.isascii():
+        text = _SQRT.sub(lambda m: "\\sqrt{" + next(g for g in m.groups() if g is not None) + "}", text)
+        for symbol, latex in _UNICODE_LATEX.items():
+            text = text.replace(symbol, latex)
+    return join_digit_groups(text)
+
+
+def _clock(match: re.Match[str]) -> tuple[int, int, float] | None:
+    """(hours on a 24-hour clock, minutes, seconds) of a matched time; None when it is no time of day."""
+    hours, minutes = int(match.group(1)), int(match.group(2))
+    seconds = float(match.group(3) or 0)
+    half = (match.group(4) or "").lower().replace(".", "").replace(" ", "")
+    if half and hours <= 12:  # "15:21 PM" is a 24-hour time with a redundant suffix
+        if hours == 0:
+            return None
+        hours = hours % 12 + (12 if half == "pm" else 0)
+    if hours > 24 or minutes > 59 or seconds >= 61:
+        return None
+    return hours, minutes, seconds
+
+
+def compare_times(reference: str, answer: str) -> _Outcome | None:
+    """Clock times compared exactly (None when the reference is not a time: "9:3:3:1", "2:1" are ratios)."""
+    wanted = _TIME.fullmatch(unwrap_latex(reference).replace("$", " ").strip().rstrip("."))
+    if wanted is None or _clock(wanted) is None:
+        return None
+    stated = [(m.group(0).strip(), _clock(m)) for m in _TIME.finditer(answer)]
+    stated = [(text, clock) for text, clock in stated if clock is not None]
+    if not stated:
+        return _Outcome(False, f"no time in response {preview(answer, 40)!r}")
+    text, clock = stated[-1]
+    return _Outcome(clock == _clock(wanted), f"parsed time {text!r} against {wanted.group(0).strip()!r}")
+
+
+def _dimensional(unit: Any) -> bool:
+    return unit is not None and not unit.dimensionless
+
+
+def compare_units(reference: str, answer: str) -> _Outcome | None:
+    """The ``numeric`` judge's comparison when the reference is one quantity with a unit that has a dimension
+    ("350 mg" vs "350 µg once daily"); None otherwise (math-verify decides)."""
+    if not re.search(r"\d", reference) or not re.search(r"\d\s*\S*[^\W\d_]", reference + " " + answer):
+        return None  # no number, or no letter after a number on either side: nothing for pint to read
+    found = extract_quantities(reference)
+    if len(found) != 1 or found[0].in_formula:
+        return None
+    if not _dimensional(found[0].unit):  # "35‰", "50%", "5": math-verify compares the numbers as before
+        return None
+    stated = stated_quantities(answer, found[0])
+    if not stated:
+        return None
+    params = NumericJudge.DEFAULTS
+    result = compare_quantities(found[0], stated[-1], params["rel_tol"], params["abs_tol"], params["rounding"])
+    return _Outcome(result.passed, f"quantity: {preview(result.detail, 120)}", result.error)
+
+
+def _alternatives(reference: str, answer: str) -> list[str]:
+    """The values a hedged answer names ("either 5 or 4" -> ["5", "4"]); [] when it is no hedge.
+
+    A hedge is values joined by "or": after a lead-in without digits ("It is either"), every part holds
+    a digit; "2 Ω, less than either resistor alone" is no hedge.
+    """
+    if not HEDGE_WORDS.search(answer) or HEDGE_WORDS.search(reference):
+        return []
+    parts = [part.strip(" ,;") for part in HEDGE_WORDS.split(answer)]
+    if parts and not re.search(r"\d", parts[0]):
+        parts = parts[1:]
+    parts = [part for part in parts if part]
+    return parts if len(parts) > 1 and all(re.search(r"\d", part) for part in parts) else []
+
+
 def compare(reference: str, final_step: str, float_rounding: int) -> _Outcome:
     """Parse both sides and compare them; no deadline (see :func:`compare_with_deadline`)."""
+    reference, final_step = latex_symbols(reference), latex_symbols(final_step)
+    answer = extract_answer(final_step)
+    alternatives = _alternatives(reference, answer)
+    if len(alternatives) > 1:
+        outcomes = [_compare_answer(reference, part, part, float_rounding) for part in alternatives]
+        worst = next((o for o in outcomes if o.passed is not True), outcomes[0])
+        if worst.passed is None:
+            return worst
+        return _Outcome(worst.passed, f"hedged answer ({len(alternatives)} values): {worst.raw}")
+    return _compare_answer(reference, final_step, answer, float_rounding)
+
+
+def _compare_answer(reference: str, final_step: str, answer: str, float_rounding: int) -> _Outcome:
     from math_verify import verify
 
+    for special in (compare_times, compare_units):
+        outcome = special(reference, answer)
+        if outcome is not None:
+            return outcome
     gold = parse_math(reference, bare_formula=reference)
     if not gold:
         return _Outcome(None, "", f"{NOT_APPLICABLE_PREFIX}unparseable reference {preview(reference, 40)!r}")
-    answer = extract_answer(final_step)
     predicted = parse_math(final_step, bare_formula=answer)
     if not predicted:
         return _Outcome(False, f"unparseable response {preview(answer, 40)!r}")
@@ -179,12 +299,14 @@ _WARM = threading.Event()
 
 
 def warm_up() -> None:
-    """Import math-verify and SymPy and build its parsers once, so that no deadline pays for it (~2 s)."""
+    """Import math-verify and SymPy, build its parsers and pint's unit registry once, so that no deadline pays
+    for it (~2 s): a deadline that fires inside an import leaves that module half-imported for the process."""
     if not _WARM.is_set():
         from math_verify import parse, verify
 
         _silence_timeout_warnings()
         verify(parse("$1$", parsing_timeout=None), parse("1", parsing_timeout=None), timeout_seconds=None)
+        compare_units("25 °C", "77 °F")  # the unit comparison's registry and its lazy imports
         _WARM.set()
 
 

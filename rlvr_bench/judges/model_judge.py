@@ -17,7 +17,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,7 +33,9 @@ from rlvr_bench.judges.verdict_parsing import VerdictWords
 RUNTIME_PARAMS = frozenset({
     "concurrency", "max_retries", "timeout_s", "backoff_initial_s", "backoff_max_s", "max_retry_after_s",
     "batch_size", "max_batch_tokens", "price_input_per_mtok", "price_output_per_mtok",
-    "api_key_env", "base_url_env", "gpu_memory_utilization", "threads",
+    "api_key_env", "base_url_env", "gpu_memory_utilization", "threads", "prefix_reuse",
+    # what dtype auto measured (timings vary run to run); the chosen dtype is in HFJudge.model_revision
+    "dtype_measured",
 })
 
 #: how verdicts are read from a model (part of the cache key): 2 = multi-token verdict words, verdict mass
@@ -183,15 +184,10 @@ def _price(spec: JudgeSpec, key: str) -> float | None:
     return float(value)
 
 
-def hub_offline() -> bool:
-    return any(os.environ.get(var, "").strip().lower() in ("1", "true", "yes", "on")
-               for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
-
-
 def checkpoint_reason(spec: JudgeSpec, model: str | None) -> str | None:
     """Why ``model`` (project name, local folder, .gguf file or hub id) cannot be loaded here, without
     loading it; None if it can."""
-    from rlvr_bench.checkpoints import checkpoint_problem, is_named_or_gguf
+    from rlvr_bench.checkpoints import checkpoint_problem, hub_checkpoint_problem, is_named_or_gguf
     from rlvr_bench.judges.tiny_judge import TINY_JUDGE_REF
 
     if not model:
@@ -208,13 +204,7 @@ def checkpoint_reason(spec: JudgeSpec, model: str | None) -> str | None:
             return None
         return (f"judge {spec.name!r} needs checkpoint {model}: no config.json there; "
                 f"set params.model to a folder saved with save_pretrained")
-    from huggingface_hub import try_to_load_from_cache
-
     revision = spec.params.get("revision")
-    cached = try_to_load_from_cache(model, "config.json", revision=str(revision) if revision else None)
-    if isinstance(cached, str):
-        return None
-    if hub_offline():
-        return (f"judge {spec.name!r} needs checkpoint {model}: not in the local Hugging Face cache and "
-                f"HF_HUB_OFFLINE=1; set params.model to a local path")
-    return None  # downloadable from the hub at load time
+    problem = hub_checkpoint_problem(model, str(revision) if revision else None)  # None: cached or downloadable
+    return None if problem is None else (f"judge {spec.name!r} needs checkpoint {model}: {problem}; "
+                                         "set params.model to a local path")

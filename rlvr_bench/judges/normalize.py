@@ -1,6 +1,8 @@
-"""Text helpers shared by the rule judges: answer extraction and normalisation.
+"""Text helpers shared by the rule judges: Unicode clean-up, answer extraction and normalisation.
 
-Every rule judge sees the response's *final step* (its last non-empty line),
+Every judge sees text that went through :func:`normalize_unicode` once, when its
+:class:`~rlvr_bench.judges.base.Triple` was built. Every rule judge sees the
+response's *final step* (its last non-empty line, see :func:`rlvr_bench.records.final_step`),
 as the study's verifier does. Policies are asked to end with "Therefore, the
 answer is ...", so :func:`extract_answer` cuts such a lead-in off before a
 judge compares anything; :func:`normalize_text` then removes differences that
@@ -49,6 +51,78 @@ _SCIENTIFIC_E = re.compile(r"(?<![\w.])(\d+(?:\.\d+)?)[eE]([-+]?\d+)(?![\w.])")
 _SCIENTIFIC_TIMES = re.compile(
     r"(?<![\w.])(\d+(?:\.\d+)?)\s*(?:[x×*·⋅]|\\times|\\cdot)\s*10\s*\^\s*\{?\s*([-+−]?\d+)\s*\}?"
 )
+
+
+#: Characters that never change an answer and only break comparisons: soft hyphen, zero-width space,
+#: non-joiner and joiner, word joiner, the byte-order mark (also when pasted inside a text), Mongolian
+#: vowel separator.
+_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u200c\u200d\u2060\ufeff\u180e"))
+#: Spaces that group digits ("1 000 000" typeset with thin, narrow no-break, figure or no-break spaces):
+#: NFKC would turn them into plain spaces, after which "1 000" reads as two numbers.
+_GROUPING_SPACE = re.compile(r"(?<=\d)[\u00a0\u2007\u2009\u202f](?=\d{3}(?!\d))")
+_VULGAR_FRACTIONS = {"½": (1, 2), "⅓": (1, 3), "⅔": (2, 3), "¼": (1, 4), "¾": (3, 4), "⅕": (1, 5), "⅖": (2, 5),
+                     "⅗": (3, 5), "⅘": (4, 5), "⅙": (1, 6), "⅚": (5, 6), "⅐": (1, 7), "⅛": (1, 8), "⅜": (3, 8),
+                     "⅝": (5, 8), "⅞": (7, 8), "⅑": (1, 9), "⅒": (1, 10), "↉": (0, 3)}
+#: "3½" is the mixed number 7/2; "½" alone is 1/2 (NFKC would give "1⁄2" with a fraction slash, which
+#: no number reader takes for a division).
+_VULGAR = re.compile(r"(\d*)([" + "".join(_VULGAR_FRACTIONS) + "])")
+#: Superscript and subscript digits around a fraction slash ("¹⁄₂").
+_SLASHED_FRACTION = re.compile(r"([⁰¹²³⁴⁵⁶⁷⁸⁹]+)[⁄/]([₀₁₂₃₄₅₆₇₈₉]+)")
+_SUBSCRIPT_DIGITS = str.maketrans("₀₁₂₃₄₅₆₇₈₉", "0123456789")
+#: Dashes that, written directly before a number and not after a letter, digit or closing bracket, are
+#: a minus sign: word processors turn "-5" into "–5". Between two numbers ("3–5") a dash is a range and
+#: is kept; after a word ("answer—5") it is punctuation and is kept.
+_DASH_AS_MINUS = re.compile(r"(?<![\w)\]}])[\u2012\u2013\u2014\u2015\ufe58](?=\.?\d)")
+
+
+def normalize_unicode(text: str) -> str:
+    """Unicode forms that never change an answer, made one: done once for every judge, on every text it sees.
+
+    In order: invisible characters go (soft hyphen, zero-width characters, BOM); digit-grouping spaces go
+    ("1 000" with a thin space is 1000); vulgar fractions become ASCII fractions ("½" -> "1/2",
+    "3½" -> "7/2"); superscripts become ``^`` powers ("10⁻³" -> "10^-3", see :func:`plain_math_symbols`);
+    the ordinal indicator after a digit is a degree sign ("25ºC"); NFKC (full-width forms, ligatures,
+    "µ" -> "μ", "℃" -> "°C"); the fraction and division slashes become "/"; the Unicode minus and the
+    hyphens U+2010/U+2011 become "-", and so does an en or em dash used as a sign (see
+    ``_DASH_AS_MINUS``: "–5" is -5). ASCII text is returned unchanged.
+    """
+    if text.isascii():
+        return text
+    text = text.translate(_INVISIBLE)
+    text = _GROUPING_SPACE.sub("", text)
+    text = _SLASHED_FRACTION.sub(lambda m: m.group(1).translate(_SUPERSCRIPT_DIGITS) + "/"
+                                 + m.group(2).translate(_SUBSCRIPT_DIGITS), text)
+    text = _VULGAR.sub(_plain_fraction, text)
+    text = plain_math_symbols(text)
+    text = re.sub(r"(?<=\d)(\s?)º", r"\1°", text)
+    text = unicodedata.normalize("NFKC", text)
+    text = text.replace("\u2044", "/").replace("\u2215", "/")
+    text = text.replace("\u2010", "-").replace("\u2011", "-")
+    return _DASH_AS_MINUS.sub("-", text)
+
+
+def _plain_fraction(match: re.Match[str]) -> str:
+    numerator, denominator = _VULGAR_FRACTIONS[match.group(2)]
+    whole = match.group(1)
+    if whole:
+        return f"{int(whole) * denominator + numerator}/{denominator}"
+    return f"{numerator}/{denominator}"
+
+
+#: Digits grouped by single spaces in threes ("1 000", "12 345 678"), as SI and many style guides write
+#: them: one number, not several. Applied by the number readers (``numeric``, ``math``) only, since in
+#: prose "3 100-m races" may be two numbers.
+_SPACE_GROUPED = re.compile(r"(?<![\d.,])\d{1,3}(?: \d{3})+(?!\d)")
+
+
+def join_digit_groups(text: str) -> str:
+    """ "1 000" -> "1000", "12 345 678" -> "12345678" (groups of exactly three digits after the first)."""
+    return _SPACE_GROUPED.sub(lambda m: m.group(0).replace(" ", ""), text)
+
+
+#: Words that offer alternatives ("either 5 or 4", "5 or 4"): a response that names several values
+#: in its answer has not committed to one.
+HEDGE_WORDS = re.compile(r"\b(?:either|or|and/or)\b", re.IGNORECASE)
 
 
 def braced_argument(text: str, open_brace: int) -> tuple[str, int] | None:

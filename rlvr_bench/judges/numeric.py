@@ -1,11 +1,12 @@
 """Numbers with units: the final step's last quantity against the reference quantity, via pint.
 
-A *quantity* is a number ("450", "-3.5", "1,234.5", "1/2", "\\frac{1}{2}", "3.5e-3",
+A *quantity* is a number ("450", "-3.5", "1,234.5", "1 000", "1/2", "\\frac{1}{2}", "3.5e-3",
 "3.5 x 10^-3", "10^{-3}", "4π", "2.5 million") optionally followed by a unit pint
 understands ("mg", "mg/kg", "g/mol", "mmHg", "°C", "kg/m^2", "J/(mol·K)", "%",
 "per cent", "‰", "mg per kg"). The judge reads the reference's quantity and the
-*last* quantity of the response's extracted answer, converts the response to the
-reference's unit and compares.
+quantity the response's extracted answer *states* (:func:`stated_quantity`: its last
+quantity, leaving out qualifiers such as "every 24 hours", "(from 3 + 4)" and quantities of
+another dimension than the reference's), converts it to the reference's unit and compares.
 
 Decisions (each one a test case):
 
@@ -13,6 +14,8 @@ Decisions (each one a test case):
 - reference with several numbers or a formula ("x = 2, x = 3", "9:3:3:1",
   "2x sin x", "O(n^2)") -> unscored: it is not one quantity;
 - response without a number (or empty) -> False;
+- a hedge (quantities joined by "or": "either 5 or 4", "3 or 4") passes only when every value it
+  names does;
 - units of different dimensions (grams vs millilitres) -> False;
 - a bare response number is read in the reference's unit ("450" for "450 mg"),
   since the question usually names the unit; a percent reference also accepts the
@@ -35,14 +38,22 @@ from __future__ import annotations
 import math
 import re
 import threading
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from importlib.util import find_spec
+from itertools import pairwise
 from typing import Any, ClassVar
 
 from rlvr_bench.judges.base import JudgeSpec, Triple
-from rlvr_bench.judges.normalize import braced_argument, extract_answer, plain_math_symbols, unwrap_latex
+from rlvr_bench.judges.normalize import (
+    HEDGE_WORDS,
+    braced_argument,
+    extract_answer,
+    join_digit_groups,
+    normalize_unicode,
+    unwrap_latex,
+)
 from rlvr_bench.judges.rules import LocalJudge, preview, read_params, require_range
 from rlvr_bench.records import Verdict
 
@@ -124,6 +135,8 @@ class Quantity:
     #: True when the number is part of a formula: letters glued to it that are not a unit ("2x"), or it is
     #: the exponent of something that is not a number ("x^2", "O(n^2)")
     in_formula: bool = False
+    #: where the number starts in the :func:`prepare`-d text it was read from
+    start: int = 0
 
     @property
     def rounded(self) -> bool:
@@ -137,10 +150,11 @@ def prepare(text: str) -> str:
     r"""Plain text for quantity extraction: LaTeX, Unicode superscripts and unit spellings rewritten.
 
     "$\frac{1}{2}$" -> "1/2", "10⁻³" -> "10^-3", "25^\circ C" -> "25 degC", "50\%" -> "50%",
-    "1\,000" -> "1000", "\text{mg}" -> "mg", "℃" -> " degC", "µ" -> "μ".
+    "1\,000" and "1 000" -> "1000", "\text{mg}" -> "mg", "℃" -> " degC", "µ" -> "μ", and the Unicode
+    forms of :func:`~rlvr_bench.judges.normalize.normalize_unicode` ("½" -> "1/2", "–5" -> "-5").
     """
-    text = plain_math_symbols(text).replace("º", "°")  # NFKC would turn the ordinal indicator into "o"
-    text = unicodedata.normalize("NFKC", text).replace("µ", "μ")
+    text = normalize_unicode(text.replace("º", "°"))  # NFKC would turn the ordinal indicator into "o"
+    text = join_digit_groups(text.replace("µ", "μ"))
     text = _replace_fractions(text)
     text = re.sub(r"(?<=\d)\\,(?=\d{3})", "", text)  # LaTeX thin space as thousands separator
     text = re.sub(r"(?<=\d)\{,\}(?=\d)", ",", text)
@@ -274,7 +288,8 @@ def extract_quantities(text: str) -> list[Quantity]:
             shown = shown.rstrip(")")
         glued = unit is None and match.end() < len(prepared) and prepared[match.end()].isalpha()
         exponent = prepared[: match.start()].rstrip(" {").endswith("^")
-        quantities.append(Quantity(number.value, unit, shown, number.half_ulp, number.sig_figs, glued or exponent))
+        quantities.append(Quantity(number.value, unit, shown, number.half_ulp, number.sig_figs, glued or exponent,
+                                   match.start()))
     return quantities
 
 
@@ -282,6 +297,40 @@ def last_quantity(text: str) -> Quantity | None:
     """The last quantity in ``text``, or None when it holds no number."""
     found = extract_quantities(text)
     return found[-1] if found else None
+
+
+#: A quantity after these words qualifies the answer rather than stating it ("350 mg every 24 hours").
+_QUALIFIER_BEFORE = re.compile(r"\b(?:every|per|each)\s*$", re.IGNORECASE)
+
+
+def stated_quantities(answer: str, reference: Quantity | None = None) -> list[Quantity]:
+    """The quantities an answer states, in order: its quantities without the ones that qualify it.
+
+    Left out, as long as something else remains: quantities inside a formula ("x^2"), in parentheses
+    ("7 (from 3 + 4)"), after "every"/"per"/"each" ("350 mg infused once every 24 hours"), and, when
+    the reference has a unit with a dimension, those whose unit has another one ("24 hours" for mass).
+    The answer's quantity is the last of these; several joined by "or" are a hedge.
+    """
+    prepared = prepare(answer)
+    quantities = extract_quantities(answer)
+
+    def keep(candidates: list[Quantity], wanted: Callable[[Quantity], bool]) -> list[Quantity]:
+        kept = [q for q in candidates if wanted(q)]
+        return kept or candidates
+
+    def outside_parentheses(quantity: Quantity) -> bool:
+        return prepared.count("(", 0, quantity.start) <= prepared.count(")", 0, quantity.start)
+
+    def not_qualifier(quantity: Quantity) -> bool:
+        return not _QUALIFIER_BEFORE.search(prepared[: quantity.start])
+
+    candidates = keep(quantities, lambda q: not q.in_formula)
+    candidates = keep(candidates, outside_parentheses)
+    candidates = keep(candidates, not_qualifier)
+    if reference is not None and reference.unit is not None and not reference.unit.dimensionless:
+        dimensionality = reference.unit.dimensionality
+        candidates = keep(candidates, lambda q: q.unit is None or q.unit.dimensionality == dimensionality)
+    return candidates
 
 
 @dataclass(frozen=True)
@@ -349,6 +398,20 @@ def compare_quantities(reference: Quantity, response: Quantity, rel_tol: float, 
         return Comparison(None, shown, f"unit conversion failed: {type(exc).__name__}")
 
 
+def hedged(answer: str, stated: list[Quantity]) -> list[Quantity]:
+    """The quantities of ``stated`` that "or" joins in ``answer`` ("either 5 or 4", "1000 or 1024 bytes"); []
+    when none are joined so ("2 Ω, less than either resistor alone" is no hedge)."""
+    if not HEDGE_WORDS.search(answer):
+        return []
+    prepared = prepare(answer)
+    joined: list[Quantity] = []
+    for first, second in pairwise(stated):
+        between = prepared[first.start + len(first.text) : second.start]
+        if re.fullmatch(r"[\s,;)]*(?:or|and/or)(?:\s+(?:maybe|perhaps|possibly))?[\s,;(]*", between, re.IGNORECASE):
+            joined += [q for q in (first, second) if q not in joined]
+    return joined
+
+
 class NumericJudge(LocalJudge):
     """The final step's last quantity equals the reference quantity, up to rounding. Binary.
 
@@ -391,9 +454,17 @@ class NumericJudge(LocalJudge):
             return Verdict.not_applicable("reference is a formula, not a quantity")
         reference = found[0]
         answer = extract_answer(triple.final_step)
-        response = last_quantity(answer)
-        if response is None:
+        stated = stated_quantities(answer, reference)
+        if not stated:
             return Verdict(passed=False, raw=f"no number in response {preview(answer, 40)!r}")
-        result = compare_quantities(reference, response, self.params["rel_tol"], self.params["abs_tol"],
-                                    self.params["rounding"])
+        compare = partial(compare_quantities, reference, rel_tol=self.params["rel_tol"],
+                          abs_tol=self.params["abs_tol"], rounding=self.params["rounding"])
+        hedge = hedged(answer, stated)
+        if hedge:
+            results = [compare(quantity) for quantity in hedge]
+            wrong = next((r for r in results if r.passed is not True), None)
+            if wrong is not None:  # "either 5 or 4": the hedge names a value that is not the answer
+                return Verdict(passed=None if wrong.passed is None else False,
+                               raw=preview(f"hedged answer: {wrong.detail}", 200), error=wrong.error)
+        result = compare(stated[-1])
         return Verdict(passed=result.passed, raw=preview(result.detail, 200), error=result.error)

@@ -24,6 +24,7 @@ from typing import Any
 from rlvr_bench.errors import ConfigError
 from rlvr_bench.judges.base import BaseJudge, Judge, JudgeSpec, Triple
 from rlvr_bench.judges.composite import build_parts, part_specs, with_parts
+from rlvr_bench.judges.run_memo import memoized_batch
 from rlvr_bench.records import ANSWER_TYPES, Verdict
 
 DEFAULT_ROUTES = {"number": "numeric", "quantity": "numeric", "expression": "math", "choice": "choice"}
@@ -76,7 +77,7 @@ class RouterJudge(BaseJudge):
         for index, triple in enumerate(triples):
             by_route.setdefault(self.route(triple), []).append(index)
         for name, indices in by_route.items():
-            routed = self.parts[name].judge_batch([triples[i] for i in indices])
+            routed = memoized_batch(self.parts[name], [triples[i] for i in indices])
             if len(routed) != len(indices):
                 raise RuntimeError(f"part {name!r} returned {len(routed)} verdicts for {len(indices)} triples")
             for index, verdict in zip(indices, routed, strict=True):

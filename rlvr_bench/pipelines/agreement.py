@@ -70,6 +70,8 @@ def low_verdict_mass(matrix: VerdictMatrix, judgments: Sequence[Judgment], judge
     """How many of ``judge``'s scored verdicts were flagged for low verdict mass (P(YES) + P(NO) below the
     judge's ``low_verdict_mass``): their share of the scored verdicts with a 95% CI (bootstrap over
     questions) and the median mass of the flagged ones. None when no verdict was flagged (rule judges)."""
+    if not any(j.verdict.error for j in judgments if j.judge == judge and j.verdict.passed is not None):
+        return None  # nothing flagged (rule judges): no per-response table for a million rows
     mass = {j.response_id: verdict_mass_from_error(j.verdict) for j in judgments
             if j.judge == judge and j.verdict.passed is not None}
     if all(value is None for value in mass.values()):
@@ -129,16 +131,21 @@ def judge_summary(matrix: VerdictMatrix, judgments: Sequence[Judgment], n_bootst
 
 
 def agreement_results(matrix: VerdictMatrix, judgments: Sequence[Judgment], n_bootstrap: int,
-                      seed: int) -> dict[str, Any]:
-    """results.json content: statistics overall and per domain, and a per-judge summary."""
+                      seed: int, domains: Sequence[str] | None = None) -> dict[str, Any]:
+    """results.json content: statistics overall and per domain, and a per-judge summary.
+
+    ``domains`` holds each response's domain (row order of ``matrix``); by default it is read from the
+    responses' ``metadata["domain"]``."""
     has_gold = bool((~np.isnan(matrix.gold)).any())
     gold = matrix.gold if has_gold else None
     overall = agreement_statistics(matrix.passed, matrix.judges, matrix.clusters, gold=gold,
                                    n_bootstrap=n_bootstrap, seed=seed)
     by_domain: dict[str, Any] = {}
-    domains = np.array([r.metadata.get("domain", "") for r in matrix.responses])
-    for domain in sorted(set(domains.tolist())):
-        rows = domains == domain
+    if domains is None:
+        domains = [r.metadata.get("domain", "") for r in matrix.responses]
+    domain_of = np.array(domains)
+    for domain in sorted(set(domain_of.tolist())):
+        rows = domain_of == domain
         sub = matrix.subset(rows)
         if len(np.unique(sub.clusters)) < MIN_DOMAIN_QUESTIONS:
             continue
@@ -172,12 +179,15 @@ def agreement(
     use_cache: bool = True,
     write: bool = True,
     max_unscored: float = DEFAULT_MAX_UNSCORED,
+    data_format: str | None = None,
+    report: bool = True,
 ) -> AgreementResult:
     """Judge every response of a task with every judge and measure their agreement.
 
     With no arguments: the bundled ``starter`` task and every offline judge.
     Everything is validated (inputs, judge availability) before any judging
-    starts, and the run directory appears only when the run finished. A judge that
+    starts, and the run directory appears only when the run finished (with its ``report.html`` unless
+    ``report`` is false). A judge that
     fails on more than ``max_unscored`` of the responses stops the run
     (:class:`~rlvr_bench.judging.FailureBudget`).
     """
@@ -187,13 +197,15 @@ def agreement(
         raise UserError("agreement needs at least two judges (e.g. --judges exact,contains)")
     if n_bootstrap < 0:
         raise UserError("--bootstrap must be >= 0")
-    inputs = load_inputs(task, data, split)
+    inputs = load_inputs(task, data, split, data_format)
     built = resolve_judges(chosen)
     check_recorded(built, inputs.responses)
     names = [judge.name for judge in built]
     by_item = {item.id: item for item in inputs.items}
-    # the domain rides along in response metadata so per-domain subsets need no item lookup
-    responses = [_with_domain(r, by_item[r.item_id].domain) for r in inputs.responses]
+    responses = inputs.responses
+    # one string per row, shared with its item (a copy of every response with the domain in its metadata
+    # would double the memory of a million-row file)
+    domains = [by_item[r.item_id].domain for r in responses]
 
     config = {"task": inputs.source, "judges": [judge.spec.to_json() for judge in built],
               "n_bootstrap": n_bootstrap, "seed": seed, "split": split, "max_unscored": max_unscored}
@@ -202,14 +214,14 @@ def agreement(
         judgments = judge_responses(built, inputs.items, responses, batch_size=batch_size,
                                     on_progress=on_progress, cache=cache_option(use_cache), budget=budget)
         matrix = verdict_matrix(judgments, responses, names)
-        results = agreement_results(matrix, judgments, n_bootstrap, seed)
+        results = agreement_results(matrix, judgments, n_bootstrap, seed, domains)
         run_dir = (writer.write_judged_run(inputs.items, inputs.responses, judgments, results)
                    if writer is not None else None)
     except BaseException:
         if writer is not None:
             writer.__exit__(Exception, None, None)
         raise
-    if run_dir is not None:
+    if run_dir is not None and report:  # report=False: the caller renders it once it has let go of the records
         from rlvr_bench.report import write_run_report
 
         write_run_report(run_dir)
@@ -228,8 +240,3 @@ def resolve_judges(judges: Sequence[str | Judge]) -> list[Judge]:
         seen.add(judge.name)
     return resolved
 
-
-def _with_domain(response: Any, domain: str) -> Any:
-    from dataclasses import replace
-
-    return replace(response, metadata={**response.metadata, "domain": domain})

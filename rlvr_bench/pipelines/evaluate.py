@@ -240,17 +240,18 @@ def _with_domain(response: Response, domain: str) -> Response:
     return replace(response, metadata={**response.metadata, "domain": domain})
 
 
-def load_eval_items(task: str | None = "starter", split: str | None = DEFAULT_SPLIT, data: Path | None = None
-                    ) -> tuple[list[Item], dict[str, Any]]:
+def load_eval_items(task: str | None = "starter", split: str | None = DEFAULT_SPLIT, data: Path | None = None,
+                    data_format: str | None = None) -> tuple[list[Item], dict[str, Any]]:
     """Items to evaluate on and their description for the run config: one split of a task (held out by
     default), or every item of a data file (``--data``, any format of :mod:`rlvr_bench.importers`; its
-    responses, if any, are not used)."""
+    responses, if any, are not used; ``data_format`` names its layout, default: chosen by content)."""
     if data is not None:
         if task:
             raise UserError("give either --task or --data, not both")
         from rlvr_bench.importers import import_file
+        from rlvr_bench.pipelines.inputs import check_data_path
 
-        items, _, description = import_file(Path(data))
+        items, _, description = import_file(check_data_path(data), data_format)
         return items, {"data": str(data), "format": description}
     if split is not None and split not in SPLITS:
         raise UserError(f"unknown split {split!r} (one of {', '.join(SPLITS)})")
@@ -309,6 +310,7 @@ def evaluate(
     api_key_env: str = "OPENAI_API_KEY",
     limit: int | None = None,
     data: Path | None = None,
+    data_format: str | None = None,
     **kwargs: Any,
 ) -> EvalResult:
     """:func:`evaluate_policies` from command-line values: policy spec strings, judge names, a task name
@@ -318,7 +320,7 @@ def evaluate(
     arguments go to :func:`evaluate_policies`.
     """
     specs = parse_policy_specs(policies, api_key_env)
-    items, source = load_eval_items(task, split, data)
+    items, source = load_eval_items(task, split, data, data_format)
     if limit is not None:
         if limit < 1:
             raise UserError(f"--limit must be >= 1, got {limit}")

@@ -23,15 +23,50 @@ class Inputs:
     source: dict[str, Any]
 
 
-def load_inputs(task: str | None, data: Path | None, split: str | None = None) -> Inputs:
-    """Items and responses from ``--task`` or ``--data`` (exactly one; task defaults to "starter")."""
+def check_data_path(data: Path) -> Path:
+    """``--data`` must be a regular file or a folder (a saved datasets folder): a device (/dev/zero), a FIFO
+    or a socket would be read without end or block forever, so it is refused before reading. ``hf:`` data sets
+    are passed through (the importers load them from the hub)."""
+    import stat
+
+    path = Path(data)
+    if str(data).startswith("hf:"):
+        return path
+    text = str(data)
+    if "+" in text and not path.exists():  # MAIN+JOINED (OpenQA-eval's TSV and its golds): check both files
+        main, _, joined = text.rpartition("+")
+        check_data_path(Path(main))
+        check_data_path(Path(joined))
+        return path
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read it ({exc.strerror or exc})") from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise UserError(f"{path}: not a regular file (a device, pipe or socket); give a data file (JSONL, CSV, ...) "
+                        "or a saved datasets folder")
+    return path
+
+
+def load_inputs(task: str | None, data: Path | None, split: str | None = None, data_format: str | None = None
+                ) -> Inputs:
+    """Items and responses from ``--task`` or ``--data`` (exactly one; task defaults to "starter").
+
+    ``data_format`` names the layout of ``--data`` (``--format``; default: chosen by content); ``split``
+    keeps the items of that split. The import report (rows read, dropped per reason) goes in ``source``.
+    """
     if task and data:
         raise UserError("give either --task or --data, not both")
+    if data_format is not None and data is None:
+        raise UserError("--format applies to --data only")
     if data is not None:
-        from rlvr_bench.importers import import_file
+        from rlvr_bench.importers import import_data
 
-        items, responses, description = import_file(Path(data))
-        return Inputs(items, responses, {"data": str(data), "format": description})
+        imported = import_data(check_data_path(data), data_format, split)
+        return Inputs(imported.items, imported.responses,
+                      {"data": str(data), "format": imported.format, "split": split, "import": imported.report})
     loaded = load_task(task or "starter")
     items = loaded.items_in(split)
     keep = {item.id for item in items}

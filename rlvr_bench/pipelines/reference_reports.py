@@ -19,7 +19,7 @@ from pathlib import Path
 from rlvr_bench import __version__
 from rlvr_bench.report.formatting import ci_text
 from rlvr_bench.report.render import REPORT_FILE, environment, render_report, write_run_report
-from rlvr_bench.rundir import load_run
+from rlvr_bench.rundir import git_revision, load_run
 
 #: bootstrap resamples and seed of every reference run
 N_BOOTSTRAP = 1000
@@ -105,12 +105,20 @@ COMPARISONS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 )
 
 
-def regenerate(reports_dir: Path, only: Sequence[str] = ()) -> list[Path]:
-    """Re-run the reference runs (all, or those named in ``only``) and rewrite every report; returns the HTML files."""
-    reports_dir.mkdir(parents=True, exist_ok=True)
+def regenerate(reports_dir: Path, only: Sequence[str] = (), allow_dirty: bool = False) -> list[Path]:
+    """Re-run the reference runs (all, or those named in ``only``) and rewrite every report; returns the HTML files.
+
+    Refuses to run from a checkout with uncommitted changes (unless ``allow_dirty``): each run records the
+    git revision it was made with, and a committed reference report must name a commit anyone can check out.
+    """
     unknown = set(only) - {run.name for run in REFERENCE_RUNS}
     if unknown:
         raise SystemExit(f"unknown reference run(s): {', '.join(sorted(unknown))}")
+    revision = git_revision()
+    if revision is not None and revision.endswith("-dirty") and not allow_dirty:
+        raise SystemExit(f"the checkout has uncommitted changes ({revision}): commit them first, so the reference "
+                         "runs record a revision anyone can check out (or pass --allow-dirty for a local try)")
+    reports_dir.mkdir(parents=True, exist_ok=True)
     for run in REFERENCE_RUNS:
         if not only or run.name in only:
             print(f"running {run.name} ...", flush=True)
@@ -174,13 +182,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("reports_dir", nargs="?", type=Path, default=Path("reports"))
     parser.add_argument("--only", nargs="*", default=[], help="Re-run only these runs (others are re-rendered).")
     parser.add_argument("--render-only", action="store_true", help="Re-render the HTML from the runs on disk.")
+    parser.add_argument("--allow-dirty", action="store_true",
+                        help="Run even with uncommitted changes (the runs then record a '-dirty' revision).")
     args = parser.parse_args(argv)
     if args.render_only:
         paths = render_pages(args.reports_dir)
     else:
         for stale in args.reports_dir.glob(".*.partial-*"):  # a run killed mid-way leaves its staging folder
             shutil.rmtree(stale, ignore_errors=True)
-        paths = regenerate(args.reports_dir, args.only)
+        paths = regenerate(args.reports_dir, args.only, allow_dirty=args.allow_dirty)
     for path in paths:
         print(path)
 

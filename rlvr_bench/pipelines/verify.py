@@ -101,6 +101,7 @@ def plan_verify(
     attack_items: int | None = None,
     calibration_bins: int = DEFAULT_CALIBRATION_BINS,
     gold: str | None = None,
+    data_format: str | None = None,
 ) -> VerifyPlan:
     """Load and validate inputs, build the attack suite and the judges; nothing is judged yet.
 
@@ -118,7 +119,7 @@ def plan_verify(
     chosen = list(judges) if judges else offline_presets()
     if not chosen:
         raise UserError("no judges: name some with --judges")
-    inputs = _load(task, data, split, responses_file)
+    inputs = _load(task, data, split, responses_file, data_format)
     if gold is not None:
         inputs = replace(inputs, responses=gold_from_column(gold, inputs.responses))
     labelled = [r for r in inputs.responses if r.label is not None]
@@ -152,13 +153,14 @@ def gold_from_column(gold: str, responses: Sequence[Response]) -> list[Response]
     return out
 
 
-def _load(task: str | None, data: Path | None, split: str | None, responses_file: Path | None) -> Inputs:
+def _load(task: str | None, data: Path | None, split: str | None, responses_file: Path | None,
+          data_format: str | None = None) -> Inputs:
     """Items and responses like :func:`load_inputs`, except that a task may come without responses
     (the attack suite needs items only) and a ``--responses`` file replaces the input's own responses."""
     if task and data:
         raise UserError("give either --task or --data, not both")
     if data is not None:
-        inputs = load_inputs(None, data, split)
+        inputs = load_inputs(None, data, split, data_format)
     else:
         loaded = load_task(task or DEFAULT_TASK)
         items = loaded.items_in(split)
@@ -296,9 +298,14 @@ def gold_results(matrix: VerdictMatrix, judgments: Sequence[Judgment], by_item: 
         "overall": overall,
         "breakdowns": breakdowns,
         "soft": soft,
-        "mcnemar": pairwise_mcnemar(matrix.passed, matrix.gold, matrix.clusters, names, n_bootstrap, seed,
-                                    CONFIDENCE),
+        "mcnemar": [_no_test_without_pairs(row) for row in pairwise_mcnemar(
+            matrix.passed, matrix.gold, matrix.clusters, names, n_bootstrap, seed, CONFIDENCE)],
     }
+
+
+def _no_test_without_pairs(row: dict[str, Any]) -> dict[str, Any]:
+    """A pair of judges with no triple both scored has no McNemar test: p is null, not 1."""
+    return row if row.get("n") else {**row, "p_value": None, "method": "none (no triple both judges scored)"}
 
 
 def _warnings(results: dict[str, Any]) -> list[str]:

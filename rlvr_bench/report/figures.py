@@ -16,6 +16,7 @@ is ever fetched.
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import re
 from collections.abc import Sequence
@@ -24,11 +25,14 @@ from typing import Any, TypeGuard
 import matplotlib as mpl
 from matplotlib.colors import LinearSegmentedColormap, Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 Number = float | int | None
 
 #: one colour per judge / policy / series; colour-blind-safe (Okabe & Ito 2008)
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+#: line styles cycled after the palette, so a ninth series differs from the first
+LINE_STYLES = ("-", "--", ":", "-.")
 #: diverging map for agreement coefficients in [-1, 1]: red (disagreement) - white (chance) - blue (agreement)
 AGREEMENT_CMAP = LinearSegmentedColormap.from_list("agreement", ["#b2182b", "#f7f7f7", "#2166ac"])
 #: sequential map for counts and rates in [0, 1]
@@ -84,7 +88,33 @@ def reset_figure_ids() -> None:
     _ids.count = 0
 
 
-def to_svg(fig: Figure, title: str) -> str:
+class FigureSvg(str):
+    """An inline ``<svg>`` element (the string) that also carries the figure as files a reader can save on their
+    own: a standalone SVG and a PNG, as ``data:`` URIs (the page stays one file and requests nothing)."""
+
+    svg_uri: str
+    png_uri: str
+    file_stem: str
+
+
+#: resolution of a figure's PNG download (dots per inch; the page shows the SVG)
+PNG_DPI = 150
+_PNG_METADATA = {"Software": None}
+
+
+def _file_stem(title: str) -> str:
+    """``Cohen's κ (95% CI)`` -> ``f3-cohen-s-95-ci``: the figure's page id and its title, ASCII only."""
+    words = re.findall(r"[a-z0-9]+", title.lower().encode("ascii", "ignore").decode())
+    return "-".join([f"f{_ids.count}", *words])[:80]
+
+
+def _data_uri(mime: str, payload: bytes) -> str:
+    import base64
+
+    return f"data:{mime};base64," + base64.b64encode(payload).decode("ascii")
+
+
+def to_svg(fig: Figure, title: str) -> FigureSvg:
     """Render a figure to an inline ``<svg>`` element.
 
     The XML prolog, DOCTYPE and metadata are dropped (invalid or useless inside
@@ -96,8 +126,10 @@ def to_svg(fig: Figure, title: str) -> str:
     buffer = io.StringIO()
     fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None, "Creator": None,
                                                                       "Format": None, "Type": None})
-    svg = buffer.getvalue()
-    svg = svg[svg.index("<svg"):]
+    standalone = buffer.getvalue()
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=PNG_DPI, bbox_inches="tight", facecolor="white", metadata=_PNG_METADATA)
+    svg = standalone[standalone.index("<svg"):]
     svg = re.sub(r"<metadata>.*?</metadata>\s*", "", svg, flags=re.DOTALL)
     # matplotlib's per-figure <style> would apply page-wide when inlined; the page CSS carries it once
     svg = re.sub(r"<defs>\s*<style[^>]*>[^<]*</style>\s*</defs>\s*", "", svg)
@@ -110,7 +142,11 @@ def to_svg(fig: Figure, title: str) -> str:
     style = f"width:{width};max-width:100%;height:auto"
     svg = re.sub(r'(<svg[^>]*?)\swidth="[\d.]+pt" height="[\d.]+pt"',
                  rf'\1 role="img" aria-label="{_attr(title)}" style="{style}"', svg, count=1)
-    return svg.strip()
+    figure = FigureSvg(svg.strip())
+    figure.file_stem = _file_stem(title)
+    figure.svg_uri = _data_uri("image/svg+xml", standalone.encode("utf-8"))
+    figure.png_uri = _data_uri("image/png", png.getvalue())
+    return figure
 
 
 def _attr(text: str) -> str:
@@ -143,8 +179,63 @@ def _masked(grid: Sequence[Sequence[float]]) -> Any:
     return np.arange(cols + 1) - 0.5, np.arange(rows + 1) - 0.5, array
 
 
+def relative_luminance(rgb: Sequence[float]) -> float:
+    """WCAG 2 relative luminance of an sRGB colour given as floats in [0, 1]."""
+    def linear(channel: float) -> float:
+        return channel / 12.92 if channel <= 0.04045 else ((channel + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (linear(float(c)) for c in rgb[:3])
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def contrast_ratio(first: Sequence[float], second: Sequence[float]) -> float:
+    """WCAG 2 contrast ratio of two opaque sRGB colours (1 to 21)."""
+    lighter, darker = sorted((relative_luminance(first), relative_luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def text_colour_on(background: Sequence[float]) -> str:
+    """Black or white, whichever contrasts more with ``background``: at least 4.58:1 on any opaque colour, so a
+    cell's number and its interval stay readable however saturated the cell is."""
+    white = contrast_ratio(background, (1.0, 1.0, 1.0))
+    black = contrast_ratio(background, (0.0, 0.0, 0.0))
+    return "#ffffff" if white >= black else "#000000"
+
+
 def _fmt(value: Number, digits: int = 2) -> str:
     return f"{value:.{digits}f}" if _is_number(value) else "—"
+
+
+def _labels_collide(fig: Figure, labels: Sequence[Any], angle: float, gap_px: float = 3.0) -> bool:
+    """Whether neighbouring tick labels drawn at ``angle`` degrees would run into each other: level labels when
+    their extents overlap, slanted ones (parallel lines of text) when their perpendicular distance is under a
+    line of text."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)
+    canvas.draw()  # places the ticks and their labels
+    renderer = canvas.get_renderer()
+    shown = [label for label in labels if label.get_text()]
+    boxes = sorted((label.get_window_extent(renderer) for label in shown), key=lambda b: b.x0)
+    if angle == 0:
+        return any(right.x0 - left.x1 < gap_px for left, right in itertools.pairwise(boxes))
+    anchors = sorted(label.get_window_extent(renderer).x1 for label in shown)
+    line_px = max((label.get_fontsize() for label in shown), default=10.0) * fig.dpi / 72.0 * 1.25
+    steps = [right - left for left, right in itertools.pairwise(anchors)]
+    return bool(steps) and min(steps) * math.sin(math.radians(angle)) < line_px + gap_px
+
+
+def readable_xticks(fig: Figure, ax: Any) -> None:
+    """Rotate the x tick labels only when they would run into each other ("rule-binary-grpomodel-binary-grpo"),
+    first by 30 degrees, then upright when 30 is not enough; rotated labels end under their tick."""
+    for angle in (0, 30, 90):
+        ax.tick_params(axis="x", labelrotation=angle)
+        labels = ax.get_xticklabels()
+        for label in labels:
+            label.set_horizontalalignment("right" if angle == 30 else "center")
+            label.set_rotation_mode("anchor" if angle == 30 else "default")
+        if not _labels_collide(fig, labels, angle):
+            return
 
 
 @_styled
@@ -190,13 +281,12 @@ def heatmap(
                 text += f"\n[{_fmt(ci_low[i][j])}, {_fmt(ci_high[i][j])}]"
             if flags is not None and flags[i][j]:
                 text = "⚠ " + text
-            shade = norm(_float(value)) if _is_number(value) else 0.5
-            dark = abs(shade - 0.5) > 0.33
+            background = cmap(norm(_float(value))) if _is_number(value) else cmap.get_bad()
             ax.text(j, i, text, ha="center", va="center", fontsize=9 if ci_low is not None else 10,
-                    color="white" if dark else "#222222")
-    ax.set_xticks(range(cols), labels=col_names, rotation=30 if max(map(len, col_names), default=0) > 6 else 0,
-                  ha="right" if max(map(len, col_names), default=0) > 6 else "center")
+                    color=text_colour_on(tuple(float(c) for c in background)))
+    ax.set_xticks(range(cols), labels=col_names)
     ax.set_yticks(range(rows), labels=list(labels))
+    readable_xticks(fig, ax)
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
@@ -234,7 +324,7 @@ def confusion_matrices(tables: Sequence[tuple[str, Sequence[Sequence[Number]]]],
             for j in range(2):
                 share = counts[i][j] / total if not math.isnan(counts[i][j]) else 0.0
                 ax.text(j, i, _fmt(cells[i][j], 0) if _is_number(cells[i][j]) else "—", ha="center", va="center",
-                        fontsize=10, color="white" if share > 0.55 else "#222222")
+                        fontsize=10, color=text_colour_on(RATE_CMAP(share)))
         ax.set_xticks([0, 1], labels=[f"{truth} ✓", f"{truth} ✗"])
         ax.set_yticks([0, 1], labels=["pass", "fail"])
         ax.tick_params(length=0)
@@ -274,8 +364,7 @@ def grouped_bars(
             ax.errorbar(xs, ys, yerr=[below, above], fmt="none", ecolor="#333333", elinewidth=0.8, capsize=2)
     if reference_line is not None:
         ax.axhline(reference_line, color="#999999", linewidth=0.8, linestyle="--")
-    ax.set_xticks(range(len(groups)), labels=list(groups), rotation=25 if len(groups) > 4 else 0,
-                  ha="right" if len(groups) > 4 else "center")
+    ax.set_xticks(range(len(groups)), labels=list(groups))
     if ylim is not None:
         ax.set_ylim(*ylim)
     ax.set_ylabel(ylabel)
@@ -284,6 +373,7 @@ def grouped_bars(
     ax.set_title(title, loc="left")
     if len(series) > 1:
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    readable_xticks(fig, ax)
     return to_svg(fig, title)
 
 
@@ -310,7 +400,8 @@ def reliability_diagram(
     ax.set_aspect("equal")
     ax.grid(True)
     ax.set_title(title, loc="left")
-    ax.legend(loc="upper left", fontsize=7)
+    # beside the axes, never over a line or a marker
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8)
     return to_svg(fig, title)
 
 
@@ -320,18 +411,28 @@ def line_chart(
     title: str,
     xlabel: str,
     ylabel: str,
+    compact: bool = False,
 ) -> str:
-    """Lines ``(name, xs, ys)`` on shared axes (training curves: reward, KL, length, hacking gap)."""
-    fig = _new_figure(4.6, 2.8)
+    """Lines ``(name, xs, ys)`` on shared axes (training curves: reward, KL, length, hacking gap). Series k always
+    gets colour and line style k, so the same run reads the same in every chart (an empty series keeps its slot).
+    ``compact`` draws a smaller chart with the legend beside it, for a grid of overlaid charts."""
+    fig = _new_figure(3.7, 2.4) if compact else _new_figure(4.6, 2.8)
     ax = fig.add_subplot()
     for k, (name, xs, ys) in enumerate(series):
+        if not xs:
+            continue
         ax.plot([_float(x) for x in xs], [_float(y) for y in ys], color=PALETTE[k % len(PALETTE)], linewidth=1.3,
+                linestyle=LINE_STYLES[k // len(PALETTE) % len(LINE_STYLES)],
                 label=name, marker="o" if len(xs) <= 12 else None, markersize=3)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=True))  # optimizer steps
     ax.grid(True)
     ax.set_title(title, loc="left")
-    if len(series) > 1:
+    readable_xticks(fig, ax)
+    if len(series) > 1 and compact:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=7)
+    elif len(series) > 1:
         ax.legend(fontsize=7)
     return to_svg(fig, title)
 
@@ -364,9 +465,11 @@ def shift_chart(
     if xlim is not None:
         ax.set_xlim(*xlim)
     ax.tick_params(axis="y", length=0)
+    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))  # 9 ticks of "−0.075" collide in a chart this wide
     ax.xaxis.grid(True)
     ax.set_axisbelow(True)
     ax.set_xlabel(xlabel)
     ax.set_title(title, loc="left")
     ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    readable_xticks(fig, ax)
     return to_svg(fig, title)

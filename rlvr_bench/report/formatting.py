@@ -144,6 +144,27 @@ def flatten_scalars(mapping: Any, prefix: str = "", skip: tuple[str, ...] = ()) 
     return out
 
 
+def column_chunks(columns: Any, max_size: int = 5) -> list[list[tuple[int, Any]]]:
+    """Columns split into as few tables as keep each at most ``max_size`` wide, sizes balanced (7 -> 4 + 3), each
+    column with its index: a wide table becomes stacked tables that fit a printed page instead of scrolling."""
+    indexed = list(enumerate(columns))
+    if not indexed:
+        return [[]]
+    n_tables = math.ceil(len(indexed) / max(1, max_size))
+    size = math.ceil(len(indexed) / n_tables)
+    return [indexed[start:start + size] for start in range(0, len(indexed), size)]
+
+
+def code_spans(text: Any) -> Markup:
+    """Plain text with Markdown-style `code` spans as HTML ``<code>`` elements; everything else escaped
+    ("`make demo`'s experiment" -> "<code>make demo</code>'s experiment"); an unpaired backtick stays as it is."""
+    parts = str(text).split("`")
+    if len(parts) % 2 == 0:  # an odd number of backticks: no pairing to trust
+        return Markup(escape(str(text)))
+    return Markup("").join(Markup("<code>{}</code>").format(part) if index % 2 else escape(part)
+                           for index, part in enumerate(parts))
+
+
 FILTERS = {
     "num": num,
     "count": count,
@@ -156,4 +177,6 @@ FILTERS = {
     "estimate": estimate,
     "heat_style": heat_style,
     "risk_style": risk_style,
+    "column_chunks": column_chunks,
+    "code_spans": code_spans,
 }

@@ -43,7 +43,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import yaml
 
 from rlvr_bench.errors import ConfigError, UserError
@@ -52,11 +51,8 @@ from rlvr_bench.judges.prompting import load_template
 from rlvr_bench.judges.registry import build_judge, build_judges, judge
 from rlvr_bench.judges.verdict_parsing import VerdictWords
 from rlvr_bench.judging import judge_responses
-from rlvr_bench.pipelines.agreement import agreement_results
-from rlvr_bench.pipelines.inputs import verdict_matrix
 from rlvr_bench.records import Judgment, Response
 from rlvr_bench.rundir import RunWriter
-from rlvr_bench.stats import gold_agreement
 from rlvr_bench.training.distill_data import (
     Example,
     JudgedData,
@@ -64,12 +60,15 @@ from rlvr_bench.training.distill_data import (
     balanced,
     capped,
     exploration_like_data,
+    load_data_files,
     load_judged_runs,
     merge,
     split_by_question,
     teacher_examples,
 )
+from rlvr_bench.training.distill_evaluation import checkpoint_curve, held_out_agreement, student_vs_teacher
 from rlvr_bench.training.distill_students import (
+    BUILT_BASE_DIR,
     CLASSIFIER_STUDENT,
     SMOLLM2_STUDENT,
     TINY_STUDENT,
@@ -99,6 +98,8 @@ class DistillRequest:
     out: Path
     #: run directories holding the teacher's verdicts
     inputs: tuple[Path, ...] = ()
+    #: data files in any layout ``--data`` reads (human-labelled verifier sets: ``--teacher column:label``)
+    data_files: tuple[Path, ...] = ()
     #: generate this many procedural questions with exploration-like responses, judged by the teacher
     generate_questions: int = 0
     responses_per_question: int = 4
@@ -117,6 +118,8 @@ class DistillRequest:
     #: student kinds also trained on the same training examples (with their default settings) and judged on the
     #: same held-out questions, for comparison (e.g. ("minilm-classifier",) beside a smollm2 student)
     compare_students: tuple[str, ...] = ()
+    #: judge every saved LoRA checkpoint on at most this many held-out examples (the learning curve; 0: off)
+    curve_examples: int = 0
 
     @property
     def student_kind(self) -> str:
@@ -146,11 +149,16 @@ def _teacher_judge(name: str) -> Judge:
 
 def gather_inputs(request: DistillRequest, say: Say) -> JudgedData:
     """The runs' verdicts plus (when asked) generated exploration-like data judged by the teacher."""
-    if not request.inputs and request.generate_questions <= 0:
-        raise UserError("give --judgments RUN (runs holding the teacher's verdicts) and/or --generate N")
+    if not request.inputs and not request.data_files and request.generate_questions <= 0:
+        raise UserError("give --judgments RUN (runs holding the teacher's verdicts), --data FILE (labelled data) "
+                        "and/or --generate N")
     parts: list[JudgedData] = []
     if request.inputs:
         parts.append(load_judged_runs(list(request.inputs)))
+    if request.data_files:
+        teacher = _teacher_judge(request.teacher)
+        say(f"reading {len(request.data_files)} data file(s); teacher {teacher.name}")
+        parts.append(load_data_files(list(request.data_files), teacher))
     if request.generate_questions > 0:
         teacher = _teacher_judge(request.teacher)
         say(f"generating {request.generate_questions} procedural questions x {request.responses_per_question} "
@@ -236,53 +244,6 @@ def _spec(preset: dict[str, Any]) -> JudgeSpec:
 # ---------------------------------------------------------------- evaluation
 
 
-def _estimate(block: dict[str, Any]) -> dict[str, Any]:
-    return {"estimate": block["estimate"], "ci_low": block["ci_low"], "ci_high": block["ci_high"]}
-
-
-def _complement(block: dict[str, Any]) -> dict[str, Any]:
-    """1 - x for an estimate block (the percentile interval flips with the map)."""
-    def flip(value: float | None) -> float | None:
-        return None if value is None else 1.0 - value
-
-    return {"estimate": flip(block["estimate"]), "ci_low": flip(block["ci_high"]), "ci_high": flip(block["ci_low"])}
-
-
-def student_vs_teacher(student: str, held_out: Sequence[Example], student_verdicts: dict[str, Any],
-                       n_bootstrap: int, seed: int) -> dict[str, Any]:
-    """The student's verdicts against the teacher's on held-out examples (teacher = gold), with CIs.
-
-    Rates are fractions in [0, 1]: ``false_positive_rate`` = student YES among teacher NO,
-    ``false_negative_rate`` = student NO among teacher YES; ``cohen_kappa`` in [-1, 1].
-    """
-    passed = np.array([[np.nan if (v := student_verdicts[e.response.id]).passed is None else float(v.passed)]
-                       for e in held_out])
-    teacher = np.array([float(e.teacher_yes) for e in held_out])
-    codes = {g: i for i, g in enumerate(dict.fromkeys(e.group for e in held_out))}
-    clusters = np.array([codes[e.group] for e in held_out], dtype=np.int64)
-    row = gold_agreement(passed, teacher, [student], clusters, n_bootstrap, seed).to_json()[0]
-    keys = ("accuracy", "cohen_kappa", "gwet_ac1", "precision", "recall", "specificity", "false_positive_rate", "f1")
-    out: dict[str, Any] = {
-        "n": len(held_out), "n_questions": len(codes), "n_scored": row["n_scored"], "n_unscored": row["n_unscored"],
-        "confusion": {"tp": row["true_positive"], "fp": row["false_positive"], "fn": row["false_negative"],
-                      "tn": row["true_negative"]},
-        "teacher_yes_rate": _estimate(row["gold_pass_rate"]),
-    }
-    out.update({key: _estimate(row[key]) for key in keys})
-    out["false_negative_rate"] = _complement(row["recall"])
-    return out
-
-
-def held_out_agreement(names: list[str], held_out: Sequence[Example], judgments: list[Judgment],
-                       n_bootstrap: int, seed: int) -> dict[str, Any]:
-    """The agreement harness (results as in `rlvr-bench agreement`) over the held-out responses."""
-    responses = [replace(e.response, metadata={**e.response.metadata, "domain": e.item.domain}) for e in held_out]
-    wanted = {r.id for r in responses}
-    mine = [j for j in judgments if j.response_id in wanted and j.judge in names]
-    matrix = verdict_matrix(mine, responses, names)
-    return agreement_results(matrix, mine, n_bootstrap, seed)
-
-
 # ---------------------------------------------------------------- the run
 
 
@@ -318,10 +279,30 @@ def _train_student(request: DistillRequest, train: Sequence[Example], folder: Pa
             training = train_generative_student(request.student, train, load_template(request.prompt), VerdictWords(),
                                                 settings, work / CHECKPOINT_DIR, work / "trainer", request.seed, say)
             shutil.move(str(work / CHECKPOINT_DIR), str(artefact))
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        except BaseException:
+            if not settings.save_steps:  # nothing to resume from
+                shutil.rmtree(work, ignore_errors=True)
+            raise
     write_train_log(folder / TRAIN_LOG_FILE, training.pop("log_history", []))
     return artefact, training
+
+
+def _learning_curve(request: DistillRequest, name: str, held_out: Sequence[Example], training: dict[str, Any],
+                    say: Say) -> list[dict[str, Any]]:
+    """The saved checkpoints judged on held-out examples (``curve_examples``); then trl's work folder goes.
+
+    The work folder is removed only once the curve is done: if anything here fails, a rerun with the same
+    ``--out`` resumes from its last checkpoint instead of training again."""
+    work = _work_folder(request)
+    curve: list[dict[str, Any]] = []
+    if request.curve_examples > 0 and request.settings.lora_rank:
+        built_base = work / "trainer" / BUILT_BASE_DIR
+        base = str(built_base) if built_base.is_dir() else request.student
+        curve = checkpoint_curve(base, lambda folder: student_preset(request, name, folder, ""),
+                                 work / "trainer", held_out, request.curve_examples,
+                                 int(training.get("examples_per_step", 1)), request.seed, say)
+    shutil.rmtree(work, ignore_errors=True)
+    return curve
 
 
 def _work_folder(request: DistillRequest) -> Path:
@@ -402,7 +383,8 @@ def run_distill(request: DistillRequest, say: Say = print) -> dict[str, Any]:
     name = request.student_name([*data.judges, *(j.name for j in also)])
     config = {"teacher": request.teacher, "student": request.student, "student_name": name,
               "compare_students": list(request.compare_students),
-              "inputs": data.sources, "generate_questions": request.generate_questions,
+              "inputs": data.sources, "data_files": [str(p) for p in request.data_files],
+              "generate_questions": request.generate_questions,
               "responses_per_question": request.responses_per_question, "held_out_fraction": request.held_out_fraction,
               "seed": request.seed, "prompt": request.prompt, "also_judges": list(request.also_judges),
               "n_bootstrap": request.n_bootstrap, "settings": settings.to_json()}
@@ -440,6 +422,7 @@ def run_distill(request: DistillRequest, say: Say = print) -> dict[str, Any]:
             return student_vs_teacher(student_name, split.held_out, verdicts, request.n_bootstrap, request.seed)
 
         headline = versus_teacher(name)
+        curve = _learning_curve(request, name, split.held_out, training, say)
         compared_names = [c.preset["name"] for c in compared]
         others = [j for j in data.judges if j not in (request.teacher, name)]
         names = [name, request.teacher, *compared_names, *others, *(j.name for j in also)]
@@ -478,7 +461,7 @@ def run_distill(request: DistillRequest, say: Say = print) -> dict[str, Any]:
                                                 c.preset["params"].get("model"), "training": c.training,
                                                 "student_vs_teacher": versus_teacher(c.preset["name"])}
                                                for c in compared],
-                         "evaluation_wall_time_s": round(eval_s, 1)},
+                         "evaluation_wall_time_s": round(eval_s, 1), "learning_curve": curve},
             "target_kappa": TARGET_KAPPA,
             "meets_target": kappa is not None and kappa >= TARGET_KAPPA,
             "wall_time_s": round(time.perf_counter() - began, 1),

@@ -136,6 +136,43 @@ def load_judged_runs(paths: Sequence[Path]) -> JudgedData:
     return JudgedData(items, responses, judgments, sources)
 
 
+#: the column ``--teacher column:label`` reads: a data file's gold label (its human verdict) in any layout
+GOLD_LABEL_COLUMN = "label"
+
+
+def load_data_files(paths: Sequence[Path], teacher: Judge) -> JudgedData:
+    """Items and responses of data files in any layout ``--data`` reads, judged by ``teacher``.
+
+    Human labels are a teacher like any other: the importers keep each response's gold label
+    in :attr:`Response.label`, copied here into the response's recorded columns as ``label``
+    (unless the file has a column of that name), so ``--teacher column:label`` learns them;
+    ``--teacher column:NAME`` reads any other recorded verdict column, and a live judge
+    (``--teacher contains``) judges the responses here. With several files, ids are prefixed
+    with the file's position ("d0/", "d1/", ...) so they cannot collide.
+    """
+    from rlvr_bench.importers import import_file
+
+    items: list[Item] = []
+    responses: list[Response] = []
+    sources: list[dict[str, Any]] = []
+    for index, path in enumerate(paths):
+        part_items, part_responses, layout = import_file(Path(path))
+        prefix = f"d{index}/" if len(paths) > 1 else ""
+        items.extend(replace(item, id=prefix + item.id) for item in part_items)
+        for response in part_responses:
+            recorded = dict(response.metadata)
+            if response.label is not None:
+                recorded.setdefault(GOLD_LABEL_COLUMN, response.label)
+            responses.append(replace(response, id=prefix + response.id, item_id=prefix + response.item_id,
+                                     metadata=recorded))
+        sources.append({"path": str(path), "kind": "data", "format": layout, "items": len(part_items),
+                        "responses": len(part_responses)})
+    judgments = judge_responses([teacher], items, responses, cache=None)
+    for source in sources:
+        source["judge"] = teacher.name
+    return JudgedData(items, responses, judgments, sources)
+
+
 def merge(parts: Sequence[JudgedData]) -> JudgedData:
     """Concatenate sources whose ids are already distinct (e.g. runs and generated data)."""
     return JudgedData([i for p in parts for i in p.items], [r for p in parts for r in p.responses],

@@ -79,6 +79,8 @@ class DistillSettings:
     gradient_checkpointing: bool = False
     #: run the instruction prefix every example shares once per batch (see :func:`shared_prefix_trainer`)
     shared_prefix: bool = False
+    #: trl's ``report_to`` (wandb, trackio, tensorboard); () = none
+    report_to: tuple[str, ...] = ()
     #: weights dtype of a checkpoint student: "auto" (bfloat16 on GPU, float32 on CPU), "float32", "bfloat16"
     dtype: str = "auto"
     #: size of a ``tiny`` student (max_position_embeddings is raised to fit the longest prompt)
@@ -89,6 +91,14 @@ class DistillSettings:
     head: str = "mlp"
     head_hidden_size: int = 256
     head_regularization: float = 1e-3
+    #: LoRA rank of a checkpoint student (None: a full fine-tune). LoRA adapters on every linear layer of the
+    #: top ``lora_layers`` transformer blocks (None: all of them); the blocks below stay frozen, so the backward pass
+    #: stops above them, and the adapter is what a shipped student carries (a few MB, not the whole model)
+    lora_rank: int | None = None
+    lora_layers: int | None = None
+    #: save a resumable trainer checkpoint every this many steps (None: never); a killed run given the same
+    #: ``--out`` resumes from the last one
+    save_steps: int | None = None
 
     def __post_init__(self) -> None:
         if self.steps is not None and self.steps < 1:
@@ -103,6 +113,10 @@ class DistillSettings:
             raise ValueError(f"balance must be 'none' or 'oversample', got {self.balance!r}")
         if self.head not in ("mlp", "logistic"):
             raise ValueError(f"head must be 'mlp' or 'logistic', got {self.head!r}")
+        for name in ("lora_rank", "lora_layers", "save_steps"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"{name} must be positive, got {value}")
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -396,7 +410,10 @@ def _train_generative(student: str, train: Sequence[Example], template: PromptTe
         output_dir=str(work_dir), max_steps=steps, per_device_train_batch_size=settings.batch_size,
         gradient_accumulation_steps=settings.gradient_accumulation_steps, learning_rate=settings.learning_rate,
         lr_scheduler_type=settings.lr_scheduler, warmup_steps=int(settings.warmup_ratio * steps),
-        weight_decay=settings.weight_decay, logging_steps=max(1, steps // 20), save_strategy="no", report_to=[],
+        weight_decay=settings.weight_decay, logging_steps=max(1, steps // 20), report_to=list(settings.report_to),
+        save_strategy="steps" if settings.save_steps else "no", save_steps=settings.save_steps or 500,
+        # LoRA checkpoints are a few MB: keep them all (the learning curve reads them); a full model's, only the last
+        save_total_limit=None if settings.lora_rank else 1,
         use_cpu=use_cpu, bf16=settings.bf16 and not use_cpu, gradient_checkpointing=settings.gradient_checkpointing,
         seed=seed, completion_only_loss=True, max_length=settings.max_length, dataloader_num_workers=0,
         disable_tqdm=True, model_init_kwargs=model_init_kwargs,
@@ -407,20 +424,82 @@ def _train_generative(student: str, train: Sequence[Example], template: PromptTe
         trainer_class = shared_prefix_trainer(prefix)
         say(f"the first {prefix} prompt tokens are shared by every example: computed once per batch")
     summary["shared_prefix_tokens"] = prefix if trainer_class is not SFTTrainer else 0
+    peft_config = lora_config(settings, model)
+    if peft_config is not None and not isinstance(model, str):
+        # a student built here (tiny) has no name to reload its base from: keep it for the learning curve
+        model.save_pretrained(str(work_dir / BUILT_BASE_DIR))
+        tokenizer.save_pretrained(str(work_dir / BUILT_BASE_DIR))
     trainer = trainer_class(model=model, args=config, train_dataset=Dataset.from_list(tokens.rows),
-                            processing_class=tokenizer, callbacks=[_progress_callback(say, steps)])
+                            processing_class=tokenizer, callbacks=[_progress_callback(say, steps)],
+                            peft_config=peft_config)
     _quiet(trainer)
+    if peft_config is not None:
+        peft_model: Any = trainer.model
+        trainable = sum(int(p.numel()) for p in peft_model.parameters() if p.requires_grad)
+        summary["lora"] = {"rank": settings.lora_rank, "layers": list(peft_config.layers_to_transform or []) or "all",
+                           "trainable_parameters": trainable}
+        say(f"LoRA rank {settings.lora_rank}: {summary['lora']['trainable_parameters']:,} trainable parameters")
+    resume = last_trainer_checkpoint(work_dir)
+    if resume is not None:
+        say(f"resuming from {resume.name} (a killed run's last checkpoint)")
+    summary["resumed_from"] = resume.name if resume is not None else None
     say(f"SFT: {steps} steps x {per_step} examples, lr {settings.learning_rate}")
     began = time.perf_counter()
-    trainer.train()
-    trainer.save_model(str(checkpoint))  # every process: DeepSpeed ZeRO-3 gathers the shards here
-    if trainer.is_world_process_zero():
-        tokenizer.save_pretrained(str(checkpoint))
+    trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)
+    save_student(trainer, tokenizer, checkpoint, lora=peft_config is not None)
     losses = [row["loss"] for row in trainer.state.log_history if "loss" in row]
     summary.update(steps=steps, examples_per_step=per_step, wall_time_s=round(time.perf_counter() - began, 1),
                    first_loss=losses[0] if losses else None, final_loss=losses[-1] if losses else None,
                    log_history=trainer.state.log_history)
     return summary
+
+
+#: every linear layer of a llama-family block (SmolLM2, Qwen2.5, Llama): attention and MLP projections
+LORA_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+#: where a LoRA student built here (tiny) keeps its base weights, inside trl's work folder
+BUILT_BASE_DIR = "base"
+#: where a LoRA student's adapter is saved inside its checkpoint folder (beside the merged model the judge loads)
+ADAPTER_DIR = "adapter"
+
+
+def lora_config(settings: DistillSettings, model: Any) -> Any:
+    """peft's LoraConfig for ``settings.lora_rank`` (None without LoRA): every linear layer of the top
+    ``lora_layers`` blocks, alpha = 2 x rank, no dropout (one pass over the data: nothing to regularise)."""
+    if not settings.lora_rank:
+        return None
+    from peft import LoraConfig
+    from transformers import AutoConfig
+
+    config = model.config if not isinstance(model, str) else AutoConfig.from_pretrained(model)
+    n_layers = int(config.num_hidden_layers)
+    layers = None
+    if settings.lora_layers is not None and settings.lora_layers < n_layers:
+        layers = list(range(n_layers - settings.lora_layers, n_layers))
+    return LoraConfig(r=settings.lora_rank, lora_alpha=2 * settings.lora_rank, lora_dropout=0.0,
+                      target_modules=LORA_MODULES, layers_to_transform=layers, task_type="CAUSAL_LM")
+
+
+def last_trainer_checkpoint(work_dir: Path) -> Path | None:
+    """The newest complete ``checkpoint-N`` folder a (killed) earlier run left in ``work_dir``."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if not work_dir.is_dir():
+        return None
+    found = get_last_checkpoint(str(work_dir))
+    return Path(found) if found else None
+
+
+def save_student(trainer: Any, tokenizer: Any, checkpoint: Path, lora: bool) -> None:
+    """The trained student as a checkpoint folder the hf judge loads; a LoRA student also keeps its adapter
+    (``checkpoint/adapter``), merged into the base weights for the judge."""
+    if not lora:
+        trainer.save_model(str(checkpoint))  # every process: DeepSpeed ZeRO-3 gathers the shards here
+    elif trainer.is_world_process_zero():
+        trainer.model.save_pretrained(str(checkpoint / ADAPTER_DIR))
+        merged = trainer.model.merge_and_unload()
+        merged.save_pretrained(str(checkpoint))
+    if trainer.is_world_process_zero():
+        tokenizer.save_pretrained(str(checkpoint))
 
 
 def _quiet(trainer: Any) -> None:

@@ -78,6 +78,13 @@ class MatrixRequest:
     #: imported baselines (``rlvr-bench eval --policy`` specs: NAME=PATH, hub id, openai:..., responses:FILE.jsonl),
     #: judged by the reference judge on the same held-out items, as Table 1's extra rows
     baselines: tuple[str, ...] = ()
+    #: trl's ``report_to`` for every RL cell (None: the recipe's ``train.report_to``)
+    report_to: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        # checked here, before the SFT start trains: a cell's recipe would refuse it only after that
+        if self.steps is not None and self.steps < 1:
+            raise UserError(f"--steps must be at least 1, got {self.steps}")
 
     def recipe_name(self) -> str:
         if not self.quick:
@@ -380,6 +387,8 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
 
     began = time.perf_counter()
     recipe = load_recipe(request.recipe_name())
+    if request.report_to is not None:
+        recipe = recipe.with_overrides(report_to=request.report_to)
     request = request.with_recipe_defaults(recipe)
     cells = plan_cells(request)
     reference = recipe.reward.evaluation_judge

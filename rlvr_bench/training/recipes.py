@@ -199,6 +199,30 @@ class AlgorithmSpec:
         return settings
 
 
+#: trl/transformers ``report_to`` integrations offered on the command line -> the package each needs
+REPORT_TO_PACKAGES = {"wandb": "wandb", "trackio": "trackio", "tensorboard": "tensorboard"}
+
+
+def parse_report_to(value: str | None) -> tuple[str, ...] | None:
+    """``--report-to`` ("wandb,tensorboard", "none") as a tuple; None when not given. An unknown name or a
+    tracker whose package is missing is a ValueError saying what to install."""
+    import importlib.util
+
+    if value is None:
+        return None
+    names = tuple(dict.fromkeys(part.strip().lower() for part in value.split(",") if part.strip()))
+    if names in ((), ("none",)):
+        return ()
+    for name in names:
+        if name not in REPORT_TO_PACKAGES:
+            raise ValueError(f"--report-to: unknown tracker {name!r}; one of {', '.join(REPORT_TO_PACKAGES)} or none")
+        if importlib.util.find_spec(REPORT_TO_PACKAGES[name]) is None and not (
+                name == "tensorboard" and importlib.util.find_spec("tensorboardX") is not None):
+            raise ValueError(f"--report-to {name} needs the {REPORT_TO_PACKAGES[name]} package: "
+                             f"pip install {REPORT_TO_PACKAGES[name]}")
+    return names
+
+
 @dataclass(frozen=True)
 class TrainSpec:
     """RL hyper-parameters. Batch sizes are global (summed over processes)."""
@@ -221,10 +245,16 @@ class TrainSpec:
     save_steps: int = 0
     logging_steps: int = 1
     gradient_checkpointing: bool = False
+    #: trl's ``report_to``: where the training logs also go (wandb, trackio, tensorboard); () = none
+    report_to: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.steps < 1 or self.prompts_per_generation < 1:
             raise ValueError("steps and prompts_per_generation must be positive")
+        unknown = [name for name in self.report_to if name not in REPORT_TO_PACKAGES]
+        if unknown:
+            raise ValueError(f"report_to: unknown tracker {unknown[0]!r}; one of {', '.join(REPORT_TO_PACKAGES)} "
+                             "(or none)")
         if not 0.0 < self.learning_rate < 1.0:
             raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate}")
         if self.temperature <= 0.0:
@@ -370,9 +400,12 @@ class Recipe:
         }
 
     def with_overrides(self, reward: RewardChoice | None = None, algorithm: str | None = None,
-                       steps: int | None = None, seed: int | None = None) -> Recipe:
+                       steps: int | None = None, seed: int | None = None,
+                       report_to: tuple[str, ...] | None = None) -> Recipe:
         """A copy with the CLI's overrides applied (and validated again)."""
         recipe = self
+        if report_to is not None:
+            recipe = dataclasses.replace(recipe, train=dataclasses.replace(recipe.train, report_to=report_to))
         if reward is not None:
             recipe = dataclasses.replace(recipe, reward=dataclasses.replace(recipe.reward, judge=reward.judge,
                                                                             mode=reward.mode))

@@ -133,13 +133,28 @@ def agreement_metrics(reward_verdicts: Sequence[Verdict], reference_verdicts: Se
 class JudgeReward:
     """A judge as a trl reward function (see the module docstring for the semantics).
 
+    ``judge`` is a built judge or a preset name / preset file (``JudgeReward("numeric")``).
     ``reference_judge`` (optional) is judged on the same completions for the
     reward-hacking metrics; it never changes the reward.
+
+    The trl dataset must have the columns :data:`REQUIRED_COLUMNS`: ``item_id`` (a stable id of the
+    question: it keys the exploration log and the reward-hacking statistics), ``question`` and
+    ``reference``; ``aliases`` and ``answer_type`` are read when present. trl passes every dataset
+    column to the reward as a keyword argument::
+
+        Dataset.from_list([{"prompt": [...], "item_id": "q1", "question": "...", "reference": "42"}, ...])
+        GRPOTrainer(model, reward_funcs=[JudgeReward("numeric")], train_dataset=dataset, ...)
     """
 
-    def __init__(self, judge: Judge, mode: str = "binary", reference_judge: Judge | None = None,
+    def __init__(self, judge: Judge | str, mode: str = "binary", reference_judge: Judge | None = None,
                  exploration_log: ExplorationLog | None = None, batch_size: int = 64,
                  budget: FailureBudget | None = None) -> None:
+        if isinstance(judge, str):
+            from rlvr_bench.judges.registry import judge as build_named_judge
+
+            judge = build_named_judge(judge)
+        if not isinstance(judge, Judge):
+            raise ConfigError(f"JudgeReward takes a judge or a judge preset name, got {type(judge).__name__}")
         if mode not in REWARD_MODES:
             raise ConfigError(f"reward mode must be one of {', '.join(REWARD_MODES)}, got {mode!r}")
         if mode == "soft" and not judge.soft:
@@ -160,7 +175,8 @@ class JudgeReward:
                  log_extra: Any = None, **columns: Any) -> list[float | None]:
         missing = [name for name in REQUIRED_COLUMNS if name not in columns]
         if missing:
-            raise ValueError(f"the training data lacks column(s) {', '.join(missing)} that the judge reward needs")
+            raise ValueError(f"the training data lacks column(s) {', '.join(missing)} that the judge reward needs "
+                             f"(every row needs {', '.join(REQUIRED_COLUMNS)}; see JudgeReward)")
         count = len(completions)
         triples = self.triples(completions, columns)
         verdicts = judge_triples(self.judge, triples, self.batch_size, budget=self.budget, planned=False)

@@ -147,7 +147,7 @@ def trl_config_kwargs(recipe: Recipe, output_dir: Path) -> tuple[str, dict[str, 
         "logging_steps": train.logging_steps,
         "save_strategy": "steps" if train.save_steps else "no",
         "save_steps": train.save_steps or 500,
-        "report_to": [],
+        "report_to": list(train.report_to),
         "seed": recipe.seed,
         "use_cpu": runtime.device == "cpu",
         "bf16": runtime.bf16,
@@ -325,6 +325,16 @@ def _headline(table: dict[str, Any]) -> str:
     return f"{accuracy['estimate']:.3f} [{accuracy['ci_low']:.3f}, {accuracy['ci_high']:.3f}] (n={accuracy['n']})"
 
 
+def _tensorboard_into(trainer: Any, folder: Path) -> None:
+    """TensorBoard event files (``--report-to tensorboard``) go into the run directory's ``tensorboard/``,
+    not ``checkpoints/runs/<date>``: transformers reads its folder from TENSORBOARD_LOGGING_DIR only."""
+    from transformers.integrations import TensorBoardCallback
+
+    for callback in trainer.callback_handler.callbacks:
+        if isinstance(callback, TensorBoardCallback) and not os.environ.get("TENSORBOARD_LOGGING_DIR"):
+            callback.logging_dir = str(folder)
+
+
 def run_training(recipe: Recipe, out: Path, say: Say = print,
                  max_unscored: float = DEFAULT_MAX_UNSCORED) -> dict[str, Any]:
     """Run a recipe end to end and write its run directory at ``out``; returns ``results.json``'s content.
@@ -382,6 +392,7 @@ def run_training(recipe: Recipe, out: Path, say: Say = print,
             trainer = _trainer(trainer_name, model, tokenizer, reward, trl_config,
                                rl_dataset_rows(data.train, recipe_prompt(recipe)), folder, say)
         trainer.add_callback(_checkpoint_settings_callback(recipe))
+        _tensorboard_into(trainer, folder / "tensorboard")
         say(f"RL: {recipe.algorithm.name} for {recipe.train.steps} steps, reward {recipe.reward.choice}")
         rl_began, rl_cpu_began = time.perf_counter(), time.process_time()
         trainer.train()

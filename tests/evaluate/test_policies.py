@@ -56,7 +56,7 @@ def test_checks_name_what_to_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         check_policy(parse_policy_spec(str(tmp_path / "empty")))
     # a hub id that is not cached cannot be fetched offline
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(ConfigError, match="cannot load 'nobody/no-such-model'"):
+    with pytest.raises(ConfigError, match="nobody/no-such-model is not in the local Hugging Face cache"):
         check_policy(parse_policy_spec("nobody/no-such-model"))
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)

@@ -59,3 +59,23 @@ def test_a_reference_that_is_no_option_is_unscored(reference: str, reason: str) 
 def test_ten_options_as_in_mmlu_pro() -> None:
     assert judge("choice").judge_batch([Triple(TEN, "J", "The answer is (J)")])[0].passed is True
     assert judge("choice").judge_batch([Triple(TEN, "option 9", "J")])[0].passed is True
+
+
+@pytest.mark.parametrize("response", [
+    "Thus, the answer is $\\boxed{\\text{B}}$.", "answer: b", "Answer — B", "My answer: BBBBB",
+    "The answer is option B", "Option B is correct.", "The final answer is $\\boxed{(B)}$",
+    "I believe the answer is B, because 24 mg fits.", "The answer is 24mg.",
+])
+def test_more_ways_of_stating_a_choice(response: str) -> None:
+    assert judge("choice").judge_batch([Triple(LINES, "B", response)])[0].passed is True
+
+
+@pytest.mark.parametrize(("response", "passed"), [
+    ("The answer is B or D.", None), ("The answer is (B)/(D)", None), ("The answer is B, or D", None),
+    ("The answer is B, C is wrong", True), ("The answer is B and C is wrong", True),
+])
+def test_options_joined_to_the_stated_one_make_it_ambiguous(response: str, passed: bool | None) -> None:
+    verdict = judge("choice").judge_batch([Triple(LINES, "B", response)])[0]
+    assert verdict.passed is passed
+    if passed is None:
+        assert verdict.error == "not applicable: ambiguous choice: names B, D"

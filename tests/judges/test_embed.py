@@ -109,3 +109,38 @@ def test_preset_threshold_is_near_best_on_starter(embed_judge: EmbeddingJudge) -
 
     best = max(balanced_accuracy(t) for t in np.arange(0.0, 1.001, 0.01))
     assert balanced_accuracy(embed_judge.params["threshold"]) >= best - 0.03
+
+
+def test_a_run_encodes_each_text_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`embed` alone and as `cascade-rules-embed`'s last part, over responses that share references: every
+    distinct text goes through MiniLM once in the run (it went through twice per judge, once per response)."""
+    from rlvr_bench.judges import embed as embed_module
+    from rlvr_bench.judges.registry import build_judges
+    from rlvr_bench.judging import judge_responses
+    from rlvr_bench.records import Item, Response
+
+    encoded: list[str] = []
+    real_load = embed_module.load_encoder
+
+    class Counting:
+        def __init__(self, encoder: Any) -> None:
+            self.encoder = encoder
+
+        def encode(self, texts: list[str], **kwargs: Any) -> Any:
+            encoded.extend(texts)
+            return self.encoder.encode(texts, **kwargs)
+
+    monkeypatch.setattr(embed_module, "load_encoder", lambda model, device: Counting(real_load(model, device)))
+    items = [Item(id=f"q{i}", domain="d", question="Name it.", reference=ref)
+             for i, ref in enumerate(["the Eiffel Tower", "photosynthesis"])]
+    answers = ["The answer is a tower in Paris.", "The answer is the Eiffel tower.", "The answer is light."]
+    responses = [Response(id=f"r{i}{k}", item_id=f"q{i}", text=text)
+                 for i in range(2) for k, text in enumerate(answers)]
+    judges = build_judges(["embed", "cascade-rules-embed"])
+    judgments = judge_responses(judges, items, responses, cache=None)
+    assert len(encoded) == len(set(encoded)) == 2 + 3  # two references, three answers
+    by_judge = {name: [j.verdict for j in judgments if j.judge == name] for name in ("embed", "cascade-rules-embed")}
+    reached = [(alone, cascaded) for alone, cascaded in zip(by_judge["embed"], by_judge["cascade-rules-embed"],
+                                                           strict=True) if "embed:" in cascaded.raw]
+    assert reached  # the rules rejected these: the cascade asked its embed part, and got embed's own verdict
+    assert all(cascaded.p_pass == alone.p_pass for alone, cascaded in reached)

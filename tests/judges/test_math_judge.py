@@ -46,8 +46,6 @@ def verdict_of(reference: str, response: str, **params: object) -> Verdict:
         ("3", "I think 30.", False),
         # only the final step counts
         ("5", "The answer is 5.\nActually no, it is 6.", False),
-        # known weakness, asserted: math-verify keeps the first value of a hedge
-        ("3", "The answer is 3 or 4", True),
     ],
 )
 def test_math_equivalence(reference: str, response: str, passed: bool) -> None:

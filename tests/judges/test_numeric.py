@@ -147,7 +147,8 @@ def test_prepare_rewrites_latex_and_spellings() -> None:
         # the last quantity of the final step is the answer
         ("3", "I think 30", False),
         ("3", "The answer is 3 or 4", False),
-        ("4", "The answer is 3 or 4", True),  # known weakness, asserted: a hedge ending on the answer passes
+        ("4", "The answer is 3 or 4", False),  # a hedge passes only when every value it names is right
+        ("4", "The answer is 4 or, in other words, 4.0", True),
         ("3", "The answer is 3.\nActually, it is 4.", False),
         # no number in the response is a wrong answer
         ("3", "", False),

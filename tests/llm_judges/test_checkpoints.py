@@ -38,7 +38,7 @@ def test_a_missing_named_checkpoint_is_one_line_and_exit_code_2_on_the_cli(unins
     assert len(lines) == 1 and lines[0].startswith("error: ") and "make install" in lines[0]
 
 
-def test_folders_gguf_paths_and_hub_ids(tmp_path: Path) -> None:
+def test_folders_gguf_paths_and_hub_ids(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     empty = tmp_path / "not-a-checkpoint"
     empty.mkdir()
     with pytest.raises(ConfigError, match=r"no config\.json"):
@@ -46,7 +46,15 @@ def test_folders_gguf_paths_and_hub_ids(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no such GGUF file"):
         resolve_checkpoint(str(tmp_path / "missing.gguf"))
     assert checkpoint_problem(str(tmp_path / "missing.gguf")) is not None
+    # a hub id is returned as it is when transformers can load it (cached, or the hub reachable) ...
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
+    snapshot = tmp_path / "hub" / "models--HuggingFaceTB--SmolLM2-135M-Instruct" / "snapshots" / "0123abc"
+    snapshot.mkdir(parents=True)
+    (snapshot / "config.json").write_text("{}")
     assert resolve_checkpoint("HuggingFaceTB/SmolLM2-135M-Instruct") == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    # ... and refused in one line when it cannot (HF_HUB_OFFLINE=1 here, see tests/conftest.py)
+    with pytest.raises(ConfigError, match="not in the local Hugging Face cache and HF_HUB_OFFLINE=1"):
+        resolve_checkpoint("nobody/no-such-model")
 
 
 def test_the_converted_smollm2_is_a_plain_checkpoint(smollm2_path: Path) -> None:

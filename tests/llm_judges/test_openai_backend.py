@@ -22,13 +22,30 @@ def http_judge(base_url: str, **params: Any) -> OpenAIJudge:
     return OpenAIJudge(spec)
 
 
+def whole_vocabulary(hf_judge: Any) -> int:
+    """``top_logprobs`` that returns the served model's whole next-token distribution.
+
+    The client then sums the same events the hf backend sums (every spelling of each verdict word,
+    multi-token words through its follow-up requests), so the two sides differ only by float32 rounding
+    of the same logits computed in differently padded batches (about 1e-6 in log-probability, so well
+    under 1e-4 in p_pass). With a top-k cut instead, the difference is the verdict mass that falls
+    outside the top k, which depends on the weights: the tiny judge is trained on this CPU at test time,
+    so that mass (and a fixed tolerance for it) would differ from machine to machine.
+    """
+    from rlvr_bench.serve_judge import MAX_TOP_LOGPROBS
+
+    size = int(hf_judge.lm.model.config.vocab_size)
+    assert size <= MAX_TOP_LOGPROBS
+    return size
+
+
 def test_soft_scores_over_http_match_the_hf_backend(judge_server: Any, tiny_hf_judge: Any) -> None:
     triples = synthetic_triples(24, seed=5)
-    over_http = http_judge(judge_server.base_url, concurrency=8).judge_batch(triples)
+    over_http = http_judge(judge_server.base_url, concurrency=8,
+                           top_logprobs=whole_vocabulary(tiny_hf_judge)).judge_batch(triples)
     local = tiny_hf_judge.judge_batch(triples)
     for remote, here in zip(over_http, local, strict=True):
         assert remote.error is None and remote.passed == here.passed and remote.raw == here.raw
-        # the HTTP side sums only the top-20 tokens; the local side the whole vocabulary
         assert remote.p_pass == pytest.approx(here.p_pass, abs=1e-4)
         assert remote.prompt_tokens == here.prompt_tokens
     assert len({round(v.p_pass or 0, 3) for v in over_http}) > 3
@@ -43,9 +60,10 @@ def test_assistant_prefix_is_continued_the_same_way_on_both_backends(
                         "[assistant_prefix]\nVerdict:\n", encoding="utf-8")
     triples = synthetic_triples(6, seed=9)
     hf = HFJudge(JudgeSpec("p", "hf", params={**tiny_hf_judge.spec.params, "prompt": str(template)}))
-    # the prefix leaves little mass on the verdict words, spread over many spellings: the client needs (nearly)
-    # the whole 512-token distribution to sum what the hf backend sums
-    remote = http_judge(judge_server.base_url, prompt=str(template), top_logprobs=500).judge_batch(triples)
+    # the prefix leaves little mass on the verdict words, spread over many spellings: the client needs the
+    # whole distribution to sum what the hf backend sums (see whole_vocabulary)
+    remote = http_judge(judge_server.base_url, prompt=str(template),
+                        top_logprobs=whole_vocabulary(tiny_hf_judge)).judge_batch(triples)
     for a, b in zip(remote, hf.judge_batch(triples), strict=True):
         assert a.raw == b.raw and a.prompt_tokens == b.prompt_tokens
         if a.passed is not None:

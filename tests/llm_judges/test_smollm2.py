@@ -139,12 +139,20 @@ def test_serve_judge_read_back_by_the_openai_backend_gives_the_same_soft_scores(
     assert requests > len(triples)  # the partial word "Y" was followed by a second request
 
 
-def test_the_smollm2_preset_is_a_soft_reward(smollm2_env: Path, judged: tuple[list[Triple], list[Any]]) -> None:
+def test_the_smollm2_preset_is_a_soft_reward(smollm2_env: Path, judged: tuple[list[Triple], list[Any]],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from rlvr_bench.judges import dtype_choice
     from rlvr_bench.judges.hf_backend import HFJudge
     from rlvr_bench.judges.registry import build_judges
     from rlvr_bench.training.rewards import JudgeReward
 
+    # the preset's dtype auto, made to keep float32 on any CPU (the fixture's dtype, for the 1e-4 comparison)
+    monkeypatch.setattr(dtype_choice, "forward_seconds",
+                        lambda model, ids: 1.0 if next(model.parameters()).dtype == torch.float32 else 2.0)
     (judge,) = build_judges(["smollm2"])
+    assert judge.dtype_choice is not None and judge.dtype_choice.chosen == "float32"  # type: ignore[attr-defined]
     assert isinstance(judge, HFJudge) and Path(judge.lm.path) == smollm2_env / "models" / "smollm2"
     triples, verdicts = judged
     reward = JudgeReward(judge, mode="soft")

@@ -89,3 +89,20 @@ def test_flatten_scalars() -> None:
 @pytest.mark.parametrize(("value", "expected"), [(0.123, "+0.12"), (-0.3, "-0.30"), (-0.001, "0.00"), (None, "—")])
 def test_signed(value: Any, expected: str) -> None:
     assert signed(value) == expected
+
+
+def test_code_spans_become_code_elements_and_the_rest_is_escaped() -> None:
+    from rlvr_bench.report.formatting import code_spans
+
+    assert str(code_spans("`make demo`'s <b>run</b>")) == "<code>make demo</code>&#39;s &lt;b&gt;run&lt;/b&gt;"
+    assert str(code_spans("a `<i>` b")) == "a <code>&lt;i&gt;</code> b"
+    assert str(code_spans("one ` only")) == "one ` only"  # unpaired: left as written
+
+
+def test_column_chunks_are_balanced_and_keep_indices() -> None:
+    from rlvr_bench.report.formatting import column_chunks
+
+    assert column_chunks(list("abcdefg"), 5) == [[(0, "a"), (1, "b"), (2, "c"), (3, "d")],
+                                                 [(4, "e"), (5, "f"), (6, "g")]]
+    assert column_chunks(["a", "b"], 5) == [[(0, "a"), (1, "b")]]
+    assert column_chunks([], 5) == [[]]

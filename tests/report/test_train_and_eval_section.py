@@ -149,9 +149,16 @@ def test_distillation_and_curves(fixture_runs: dict[str, Path], page: str) -> No
     assert section is not None
     context = section.context
     assert [label for label, _ in context["distillation"]["metrics"]] == ["Cohen's κ", "accuracy", "FPR"]
-    # only the two cells with a log.jsonl get curves: reward, KL, length, hacking indicators
-    assert [(c["cell"], len(c["charts"]), c["last_step"]) for c in context["curves"]] == [
+    # only the two cells with a log.jsonl get curves, overlaid: one chart per quantity their logs hold (reward,
+    # accuracy, KL, length, hacking gap), each with both cells as lines
+    curves = context["curves"]
+    assert [(c["cell"], c["n_steps"], c["last_step"]) for c in curves["cells"]] == [
         ("rule-binary-grpo", 4, 4), ("rule-soft-grpo", 4, 4)]
+    titles = [re.search(r'aria-label="([^"]+)"', svg).group(1) for svg in curves["charts"]]  # type: ignore[union-attr]
+    assert titles == ["Reward", "Accuracy (reference judge)", "KL to the reference policy", "Completion length",
+                      "Reward-hacking gap"]
+    for svg in curves["charts"]:
+        assert "rule-binary-grpo" in svg and "rule-soft-grpo" in svg  # both cells in the legend of every chart
     assert context["model_judge"] == "distill/judge.yaml"
 
 

@@ -37,3 +37,14 @@ def test_synthetic_verdicts_look_like_judged_responses() -> None:
     unscored = float((verdicts != verdicts).mean())
     assert 0.005 < unscored < 0.02
     assert 2.5 < 3000 / len(set(clusters.tolist())) < 3.5  # ~3 responses per question
+
+
+def test_the_million_item_run_skips_only_the_baseline(capsys: pytest.CaptureFixture[str]) -> None:
+    """`--items 1000000` skips the library baseline (hours at that size); ours is the same call, with wall
+    time, CPU time and peak memory printed. (Its formulas are held to the libraries' by the test above and
+    to chunking by tests/stats/test_agreement_bootstrap.py: 1M items is the same code with more chunks.)"""
+    benchmark = load_benchmark()
+    numbers = benchmark.main(["--items", "300", "--judges", "3", "--bootstrap", "20", "--no-baseline"])
+    printed = capsys.readouterr().out
+    assert "s CPU, peak memory" in printed and "speed ratio" not in printed
+    assert numbers["peak_gb"] > 0 and numbers["ours_cpu_seconds"] > 0 and "library_seconds" not in numbers

@@ -151,8 +151,9 @@ def test_several_references_pass_when_any_passes_and_are_unscored_only_when_none
     ("query", "prompt", "expected"),
     [
         ("PROMPT answer", "PROMPT ", "answer"),
-        ("<s>PROMPT answer", "PROMPT ", "answer"),  # prompt not a prefix: text after it
-        ("answer only", "unrelated", "answer only"),  # prompt absent: the whole query
+        ("<s>PROMPT answer", "PROMPT ", "answer"),  # prompt not a prefix: text after it (a prompt absent from
+        # the query is an unscored sample: tests/engines/test_response_extraction.py)
+        ("<s> PROMPT answer", "<s>PROMPT ", "answer"),  # special-token spacing changed by decoding
     ],
 )
 def test_response_part(query: str, prompt: str, expected: str) -> None:

@@ -245,7 +245,8 @@ def test_a_judge_that_scores_nothing_gives_null_metrics_not_a_crash(tmp_path: Pa
     assert down["accuracy"] == {"estimate": None, "ci_low": None, "ci_high": None, "n": 0}
     assert down["unscored_rate"]["estimate"] == 1.0
     assert any("'down' scored no labelled response" in w for w in results["warnings"])
-    assert results["mcnemar"][0]["n"] == 0 and results["mcnemar"][0]["p_value"] == 1.0
+    # no discordant pair: no test to report (issue 29: never "p = 1.0000" for n = 0)
+    assert results["mcnemar"][0]["n"] == 0 and results["mcnemar"][0]["p_value"] is None
     assert results["attacks"]["n_items"] == 2  # --attack-items sampled two of the 24 starter items
     key = results["attacks"]["master_key"]["space"]["judges"]["down"]
     assert key["false_positive_rate"]["estimate"] is None and key["unscored_rate"]["estimate"] == 1.0

@@ -26,6 +26,14 @@ PAIR_COLUMNS = (
     ("prevalence_index", "prevalence idx"),
     ("bias_index", "bias idx"),
 )
+#: the pair table as two stacked tables (one wide table would not fit a page): (caption, results keys)
+PAIR_TABLES = (
+    ("Chance-corrected agreement", ("cohen_kappa", "gwet_ac1", "pabak")),
+    ("Raw agreement, and the prevalence and bias indices behind a kappa paradox",
+     ("observed_agreement", "positive_agreement", "negative_agreement", "prevalence_index", "bias_index")),
+)
+#: at most this many domains side by side in one per-domain table (more are stacked tables)
+DOMAINS_PER_TABLE = 5
 #: multi-rater coefficients: results key -> label
 MULTI_RATER = (
     ("fleiss_kappa", "Fleiss' κ"),
@@ -168,6 +176,8 @@ def agreement_context(results: Mapping[str, Any]) -> dict[str, Any] | None:
         "kappa_svg": heatmap_svg(overall, judges, "cohen_kappa", "Cohen's κ (95% CI)"),
         "ac1_svg": heatmap_svg(overall, judges, "gwet_ac1", "Gwet's AC1 (95% CI)"),
         "pair_columns": PAIR_COLUMNS,
+        "pair_tables": [(caption, [(key, dict(PAIR_COLUMNS)[key]) for key in keys]) for caption, keys in PAIR_TABLES],
+        "domains_per_table": DOMAINS_PER_TABLE,
         "pairs": pairs,
         "paradox_pairs": [row for row in pairs if row["paradox"]],
         "paradox_rule": rule,

@@ -15,6 +15,43 @@ from rlvr_bench.rundir import Run
 _SHOWN_KEYS = {"command", "created", "versions", "git_revision", "judges", "task"}
 
 
+#: a parameter tree for display: (key, text) leaves and (key, subtree) branches
+ParamTree = list[tuple[str, "str | ParamTree"]]
+
+
+def _param_text(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _spec_text(spec: Mapping[str, Any]) -> str:
+    """A nested judge spec (a composite judge's part) on one line: ``math: timeout_s=5.0, float_rounding=6``."""
+    params = spec.get("params") or {}
+    head = str(spec.get("name", "?"))
+    if spec.get("backend") and spec.get("backend") != spec.get("name"):
+        head += f" ({spec['backend']})"
+    if isinstance(params, Mapping) and params:
+        head += ": " + ", ".join(f"{key}={_param_text(value)}" for key, value in params.items())
+    return head
+
+
+def param_tree(params: Any) -> ParamTree:
+    """Judge parameters as a readable tree instead of a JSON blob: scalars as ``key value``, mappings nested,
+    lists of judge specs (a composite's parts) one line per part, other lists comma-joined."""
+    tree: ParamTree = []
+    if not isinstance(params, Mapping):
+        return tree
+    for key, value in params.items():
+        if isinstance(value, Mapping):
+            tree.append((str(key), param_tree(value) or "{}"))
+        elif isinstance(value, list) and value and all(isinstance(v, Mapping) and "name" in v for v in value):
+            tree.append((str(key), [(str(index + 1), _spec_text(v)) for index, v in enumerate(value)]))
+        elif isinstance(value, list):
+            tree.append((str(key), ", ".join(_param_text(v) for v in value)))
+        else:
+            tree.append((str(key), _param_text(value)))
+    return tree
+
+
 def judge_specs(config: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The judge specs of a config (a list of spec objects, or names only), as display rows."""
     rows = []
@@ -23,9 +60,9 @@ def judge_specs(config: Mapping[str, Any]) -> list[dict[str, Any]]:
             params = spec.get("params") or {}
             rows.append({"name": str(spec.get("name", "?")), "backend": str(spec.get("backend", "")),
                          "description": str(spec.get("description", "")), "fingerprint": spec.get("fingerprint"),
-                         "params": json.dumps(params, sort_keys=True, ensure_ascii=False) if params else ""})
+                         "params": param_tree(params)})
         else:
-            rows.append({"name": str(spec), "backend": "", "description": "", "fingerprint": None, "params": ""})
+            rows.append({"name": str(spec), "backend": "", "description": "", "fingerprint": None, "params": []})
     return rows
 
 

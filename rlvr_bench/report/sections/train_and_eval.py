@@ -21,7 +21,7 @@ from rlvr_bench.report import figures
 from rlvr_bench.report.formatting import estimate, interval, is_number, num, signed
 from rlvr_bench.report.sections import Headline, Section
 from rlvr_bench.report.sections.distill import STUDENT_METRICS
-from rlvr_bench.report.sections.training import LOG_FILE, curve_charts, read_log
+from rlvr_bench.report.sections.training import LOG_FILE, overlaid_charts, read_log
 from rlvr_bench.report.summary import train_and_eval_summary
 from rlvr_bench.rundir import Run
 
@@ -263,15 +263,19 @@ def findings_context(results: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"rows": rows, "margin_points": 100 * margin if is_number(margin) else None}
 
 
-def cell_curves(results: Mapping[str, Any], run: Run) -> list[dict[str, Any]]:
-    """Each cell's training curves from ``cells/<name>/log.jsonl`` (cells without a log are left out)."""
-    curves = []
+def cell_curves(results: Mapping[str, Any], run: Run) -> dict[str, Any] | None:
+    """The cells' training curves from ``cells/<name>/log.jsonl``, every cell a line on the same axes (one chart per
+    quantity: reward, accuracy, loss, KL, entropy, grad norm, length, hacking gap); cells without a log are left
+    out. None when no cell has a log."""
+    logs = []
     for name in _mapping(results.get("cells")):
         rows = read_log(run.path / CELLS_DIR / str(name) / LOG_FILE)
         if rows:
-            curves.append({"cell": str(name), "charts": curve_charts(rows), "n_steps": len(rows),
-                           "last_step": rows[-1].get("step")})
-    return curves
+            logs.append((str(name), rows))
+    if not logs:
+        return None
+    return {"cells": [{"cell": name, "n_steps": len(rows), "last_step": rows[-1].get("step")} for name, rows in logs],
+            "charts": overlaid_charts(logs)}
 
 
 def _rule_judges(results: Mapping[str, Any]) -> str:
@@ -295,7 +299,7 @@ def build(run: Run) -> Section | None:
         subsections.append(("hacking", "Reward hacking"))
     if distillation is not None:
         subsections.append(("distillation", "Distilled model reward"))
-    if curves:
+    if curves is not None:
         subsections.append(("curves", "Training curves"))
     return Section(
         key="train-and-eval", title="Trained policies (Table 1)", template="sections/train_and_eval.html.j2",

@@ -26,9 +26,26 @@ CURVES: tuple[tuple[str, str, tuple[tuple[str, str], ...]], ...] = (
                                ("reference judge accuracy", "reward_hacking/reference_accuracy"))),
     ("KL to the reference policy", "KL", (("KL", "kl"),)),
     ("Completion length", "tokens", (("mean length", "completion_length"),)),
+    ("Loss", "loss", (("policy loss", "loss"),)),
+    ("Entropy", "nats per token", (("entropy", "entropy"),)),
+    ("Gradient norm", "gradient norm", (("grad norm", "grad_norm"),)),
     ("Reward-hacking indicators", "fraction", (("reward − reference accuracy (gap)", "reward_hacking/gap"),
                                                ("reward FPR vs reference", "reward_hacking/false_positive_rate"),
                                                ("agreement with reference", "reward_hacking/agreement"))),
+)
+
+
+#: one chart per quantity with every cell of a train-and-eval matrix as a line on shared axes:
+#: (chart title, y label, log key)
+OVERLAID_CURVES: tuple[tuple[str, str, str], ...] = (
+    ("Reward", "mean reward", "reward_mean"),
+    ("Accuracy (reference judge)", "fraction correct", "reward_hacking/reference_accuracy"),
+    ("Loss", "policy loss", "loss"),
+    ("KL to the reference policy", "KL", "kl"),
+    ("Entropy", "nats per token", "entropy"),
+    ("Gradient norm", "gradient norm", "grad_norm"),
+    ("Completion length", "tokens", "completion_length"),
+    ("Reward-hacking gap", "reward − reference accuracy", "reward_hacking/gap"),
 )
 
 
@@ -65,6 +82,20 @@ def curve_charts(rows: Sequence[Mapping[str, Any]]) -> list[str]:
                 series.append((label, [p[0] for p in points], [p[1] for p in points]))
         if series:
             charts.append(figures.line_chart(series, title, "optimizer step", ylabel))
+    return charts
+
+
+def overlaid_charts(logs: Sequence[tuple[str, Sequence[Mapping[str, Any]]]]) -> list[str]:
+    """One line chart per quantity of :data:`OVERLAID_CURVES`, each ``(name, log rows)`` a line in the same colour
+    in every chart; quantities no log recorded are left out."""
+    charts = []
+    for title, ylabel, key in OVERLAID_CURVES:
+        series = []
+        for name, rows in logs:
+            points = [(row["step"], row[key]) for row in rows if is_number(row.get(key))]
+            series.append((name, [p[0] for p in points], [p[1] for p in points]))
+        if any(xs for _, xs, _ in series):
+            charts.append(figures.line_chart(series, title, "optimizer step", ylabel, compact=True))
     return charts
 
 
