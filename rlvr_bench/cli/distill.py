@@ -137,7 +137,7 @@ def distill(
     """Distill a verifier from a teacher judge's YES/NO verdicts (SFT on the verdict word's tokens) and evaluate it."""
     from rlvr_bench.training.distill import DistillRequest, is_distilled_preset, run_distill
     from rlvr_bench.training.distill_students import default_settings
-    from rlvr_bench.training.recipes import parse_report_to
+    from rlvr_bench.training.trackers import parse_report_to
 
     runs = tuple(Path(p) for value in (judgments or []) for p in (split_names(value) or []))
     data_files = tuple(Path(p) for value in (data or []) for p in (split_names(value) or []))

@@ -62,8 +62,9 @@ def train(
     # idle OpenMP threads spin while they wait; on a shared machine that starves every process (8 s instead
     # of 0.5 s per SFT step measured on 2 busy cores). Effective only before torch first loads, hence here.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-    from rlvr_bench.training.recipes import load_recipe, parse_report_to
+    from rlvr_bench.training.recipes import load_recipe
     from rlvr_bench.training.rewards import RewardChoice
+    from rlvr_bench.training.trackers import parse_report_to
 
     try:
         choice = RewardChoice.parse(reward) if reward else None

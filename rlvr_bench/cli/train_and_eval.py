@@ -98,7 +98,7 @@ def train_and_eval_command(
 ) -> None:
     """The study's experiment: rewards {rule, model, teacher} x {binary, soft} x algorithms from one SFT start."""
     from rlvr_bench.training.matrix import MatrixRequest, train_and_eval
-    from rlvr_bench.training.recipes import parse_report_to
+    from rlvr_bench.training.trackers import parse_report_to
 
     try:
         trackers = parse_report_to(report_to)

@@ -67,8 +67,8 @@ from rlvr_bench.training.distill_data import (
     teacher_examples,
 )
 from rlvr_bench.training.distill_evaluation import checkpoint_curve, held_out_agreement, student_vs_teacher
+from rlvr_bench.training.distill_lora import BUILT_BASE_DIR
 from rlvr_bench.training.distill_students import (
-    BUILT_BASE_DIR,
     CLASSIFIER_STUDENT,
     SMOLLM2_STUDENT,
     TINY_STUDENT,

@@ -15,7 +15,8 @@ from rlvr_bench.cli import app
 from rlvr_bench.judges.registry import judge
 from rlvr_bench.training.distill_data import load_data_files
 from rlvr_bench.training.distill_evaluation import curve_points, verdict_quality
-from rlvr_bench.training.distill_students import DistillSettings, last_trainer_checkpoint, lora_config
+from rlvr_bench.training.distill_lora import last_trainer_checkpoint, lora_config
+from rlvr_bench.training.distill_students import DistillSettings
 
 SYSTEMS = ("fid", "gpt35", "chatgpt", "gpt4", "newbing")
 CAPITALS = [("France", "Paris"), ("Italy", "Rome"), ("Spain", "Madrid"), ("Japan", "Tokyo"), ("Peru", "Lima"),

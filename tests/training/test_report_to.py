@@ -50,7 +50,7 @@ def test_train_reports_to_no_tracker_by_default(tmp_path: Path) -> None:
     (None, None), ("none", ()), ("", ()), ("tensorboard", ("tensorboard",)), ("TensorBoard,none", None),
 ])
 def test_report_to_values(value: str | None, expected: tuple[str, ...] | None) -> None:
-    from rlvr_bench.training.recipes import parse_report_to
+    from rlvr_bench.training.trackers import parse_report_to
 
     if value == "TensorBoard,none":
         with pytest.raises(ValueError, match="unknown tracker 'none'"):
