@@ -157,6 +157,9 @@ def load_data_files(paths: Sequence[Path], teacher: Judge) -> JudgedData:
     sources: list[dict[str, Any]] = []
     for index, path in enumerate(paths):
         part_items, part_responses, layout = import_file(Path(path))
+        if not part_responses:
+            raise InputError(f"{path}: no responses to distill from (layout {layout}: every row was dropped; "
+                             f"`rlvr-bench verify --data {path}` prints why)")
         prefix = f"d{index}/" if len(paths) > 1 else ""
         items.extend(replace(item, id=prefix + item.id) for item in part_items)
         for response in part_responses:

@@ -172,3 +172,14 @@ def test_a_failing_learning_curve_keeps_the_checkpoints_to_resume_from(tmp_path:
         CliRunner().invoke(app, args, catch_exceptions=False)
     work = tmp_path / ".run.distill-work" / "trainer"
     assert last_trainer_checkpoint(work) == work / "checkpoint-2"
+
+
+def test_a_file_that_yields_no_responses_is_one_line_naming_it(tmp_path: Path) -> None:
+    data = tmp_path / "NQ.json"
+    data.write_text(json.dumps([{"question": "q", "golden_answer": "a", "answer_fid": "a", "judge_fid": None}]),
+                    encoding="utf-8")
+    result = CliRunner().invoke(app, ["distill", "--data", str(data), "--teacher", "column:label", "--student",
+                                      "tiny", "--out", str(tmp_path / "run")])
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert result.exit_code == 2 and len(lines) == 1 and str(data) in lines[0] and "no responses" in lines[0]
+    assert not (tmp_path / "run").exists()
