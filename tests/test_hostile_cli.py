@@ -15,21 +15,11 @@ import time
 from pathlib import Path
 
 import pytest
-
-from rlvr_bench.cli import main
+from cli_run import run_main
 
 AGREEMENT = ["agreement", "--judges", "exact,contains", "--bootstrap", "20", "--no-cache"]
 
 
-def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def one_error_line(code: int, err: str) -> str:

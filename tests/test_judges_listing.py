@@ -14,19 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
-from rlvr_bench.cli import main
-
-
-def run_main(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    capsys.readouterr()
-    try:
-        main(argv)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+from cli_run import run_main
 
 
 @pytest.fixture()
