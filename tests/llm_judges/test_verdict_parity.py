@@ -33,7 +33,8 @@ from rlvr_bench.training.rewards import JudgeReward, verdict_reward
 from rlvr_bench.verl_reward import compute_score, verl_triples
 
 JUDGE_KINDS = {"exact": "rule", "contains": "rule", "numeric": "rule", "math": "rule", "embed": "embedding",
-               "tiny": "model", "majority-tiny-m10": "composite", "cascade-rules-embed": "composite"}
+               "tiny": "model", "smol-verifier": "model", "majority-tiny-m10": "composite",
+               "cascade-rules-embed": "composite"}
 
 ITEMS = [
     Item("i1", "chemistry", "What is the molar mass of water in g/mol?", "18.02 g/mol", "quantity"),

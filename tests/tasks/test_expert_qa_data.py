@@ -19,7 +19,11 @@ def test_sixty_questions_per_domain_split_thirty_thirty() -> None:
     assert {item.domain for item in task.items} == DOMAINS
     counts = Counter((item.domain, item.split) for item in task.items)
     assert counts == {(domain, split): 30 for domain in DOMAINS for split in ("train", "test")}
-    assert not task.responses  # a policy answers them
+    # the bundled responses: one real model's answer to every test question, unlabelled
+    assert len(task.responses) == 240 and not any(r.label is not None for r in task.responses)
+    test_ids = {item.id for item in task.items if item.split == "test"}
+    assert sorted(r.item_id for r in task.responses) == sorted(test_ids)
+    assert {r.source for r in task.responses} == {"smollm2"} and all(r.text.strip() for r in task.responses)
 
 
 def test_ids_and_questions_are_unique_and_no_question_is_in_both_splits() -> None:
