@@ -5,7 +5,8 @@ the study's verifier does:
 
 - ``exact``: the extracted answer equals the reference after normalisation;
 - ``contains``: the normalised reference occurs in the normalised final step
-  (the study's rule-based *binary* reward);
+  (the study's rule-based *binary* reward), also when spelled differently there
+  (number words, date order, punctuation, an article, a person's middle names);
 - ``jaccard``: word-token Jaccard similarity between the extracted answer and the
   reference (the study's rule-based *soft* reward).
 
@@ -19,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from rlvr_bench.errors import ConfigError
+from rlvr_bench.judges.answer_forms import matching_form
 from rlvr_bench.judges.base import BaseJudge, JudgeSpec, Triple
 from rlvr_bench.judges.normalize import extract_answer, normalize_text, word_tokens
 from rlvr_bench.records import Verdict
@@ -132,18 +134,32 @@ class ContainsJudge(LocalJudge):
     """The study's rule-based binary reward: the normalised reference occurs in the normalised final step.
 
     Known weakness, kept on purpose because it is the baseline being measured: a substring is enough,
-    so reference "3" passes the response "30", and a hedge "3 or 4" passes too. No parameters.
+    so reference "3" passes the response "30", and a hedge "3 or 4" passes too.
+
+    When the literal reference is not there, another spelling of it may be (:mod:`rlvr_bench.judges.answer_forms`):
+    number words as digits ("seven" for "7"), any date order ("July 4, 1776" for "4 July 1776"), punctuation
+    between words ("R.H. Thomson"), no leading article ("Statue of Freedom" for "The Statue of Freedom"), or a
+    personal name with middle names dropped or one added ("Wilhelm Röntgen" for "Wilhelm Conrad Röntgen").
+    These match whole tokens only, so they never add a "3" in "30" kind of pass.
+
+    Parameters:
+        forms (bool, default true): try those other spellings; false is the study's literal rule.
     """
 
     soft = False
+    DEFAULTS: ClassVar[dict[str, Any]] = {"forms": True}
 
     def judge_one(self, triple: Triple) -> Verdict:
         reference = normalize_text(triple.reference)
         if not reference:
             return Verdict.not_applicable("empty reference")
         step = normalize_text(triple.final_step)
-        found = reference in step
-        return Verdict(passed=found, raw=("found in: " if found else "not found in: ") + repr(preview(step)))
+        if reference in step:
+            return Verdict(passed=True, raw="found in: " + repr(preview(step)))
+        form = matching_form(triple.reference, triple.final_step) if self.params["forms"] else None
+        if form is not None:
+            return Verdict(passed=True, raw=f"found as {form} in: " + repr(preview(step)))
+        return Verdict(passed=False, raw="not found in: " + repr(preview(step)))
 
 
 class JaccardJudge(LocalJudge):
