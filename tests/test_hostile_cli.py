@@ -262,7 +262,9 @@ def test_checkpoints_module_says_where_a_prepared_model_is(tmp_path: Path) -> No
     done = subprocess.run([sys.executable, "-m", "rlvr_bench.checkpoints"], capture_output=True, text=True,
                           env=env, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout == (f"smollm2: {tmp_path / 'models' / 'smollm2'} (not prepared yet: "
+    assert done.stdout == (f"smol-verifier: {tmp_path / 'models' / 'smol-verifier'} (not prepared yet: "
+                           "python -m rlvr_bench.checkpoints prepare smol-verifier)\n"
+                           f"smollm2: {tmp_path / 'models' / 'smollm2'} (not prepared yet: "
                            "python -m rlvr_bench.checkpoints prepare smollm2)\n")
     folder = tmp_path / "models" / "smollm2"
     folder.mkdir(parents=True)

@@ -35,7 +35,7 @@ def _fmt(value: Any, digits: int = 3) -> str:
     return "—" if value is None else f"{value:.{digits}f}"
 
 
-def _with_ci(estimate: dict[str, Any]) -> str:
+def _estimate_with_ci(estimate: dict[str, Any]) -> str:
     low, high = estimate.get("ci_low"), estimate.get("ci_high")
     interval = f" [{low:.2f}, {high:.2f}]" if low is not None and high is not None else ""
     return _fmt(estimate.get("estimate")) + interval
@@ -88,7 +88,7 @@ def print_judge_summary(results: dict[str, Any]) -> None:
                       _fmt(versus.get("cohen_kappa", {}).get("estimate")))
     console.print(table)
     multi = results["overall"].get("multi_rater", {})
-    parts = [f"{label} {_with_ci(multi.get(key, {}))}" for key, label in
+    parts = [f"{label} {_estimate_with_ci(multi.get(key, {}))}" for key, label in
              (("fleiss_kappa", "Fleiss' kappa"), ("krippendorff_alpha", "Krippendorff's alpha"),
               ("gwet_ac1", "Gwet's AC1"))]
     console.print("  ".join(parts) + " (95% CIs: bootstrap over questions)")
