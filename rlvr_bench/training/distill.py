@@ -63,10 +63,10 @@ from rlvr_bench.training.distill_data import (
     exploration_like_data,
     load_data_files,
     load_judged_runs,
-    write_held_out_triples,
     merge,
     split_by_question,
     teacher_examples,
+    write_held_out_triples,
 )
 from rlvr_bench.training.distill_evaluation import checkpoint_curve, held_out_agreement, student_vs_teacher
 from rlvr_bench.training.distill_lora import BUILT_BASE_DIR

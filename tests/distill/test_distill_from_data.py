@@ -214,5 +214,6 @@ def test_the_documented_smol_verifier_command_trains_a_few_steps(tmp_path: Path)
     assert [point["step"] for point in results["held_out"]["learning_curve"]] == [2]
     loaded = load_data_files([data], judge("column:label"))
     items = {item.id: item for item in loaded.items}
-    verdicts = judge(str(run / "judge.yaml")).judge_batch([Triple.of(items[r.item_id], r) for r in loaded.responses[:2]])
+    student = judge(str(run / "judge.yaml"))
+    verdicts = student.judge_batch([Triple.of(items[r.item_id], r) for r in loaded.responses[:2]])
     assert all(v.passed is not None and v.p_pass is not None for v in verdicts)
