@@ -21,15 +21,9 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def gold_triples(n: int) -> list[Any]:
-    from rlvr_bench.judges.base import Triple
-    from rlvr_bench.tasks import load_task
-
-    task = load_task("verifier-gold")
-    by_id = {item.id: item for item in task.items}
-    return [Triple.of(by_id[r.item_id], r) for r in task.responses[:n]]
+from smollm2_judge import gold_triples  # noqa: E402  (the same triples as the single-judge benchmark)
 
 
 def make_judge(name: str, batch_size: int) -> Any:
