@@ -273,12 +273,12 @@ def checkpoint_problem(name_or_path: str) -> str | None:
             return f"checkpoint {name_or_path!r} needs the gguf package to convert it: pip install gguf"
         return None
     if name_or_path in ADAPTED_CHECKPOINTS:
-        entry = ADAPTED_CHECKPOINTS[name_or_path]
+        adapter = ADAPTED_CHECKPOINTS[name_or_path]
         try:
-            digest = adapter_digest(entry)
+            digest = adapter_digest(adapter)
         except ConfigError as exc:
             return str(exc)
-        return None if is_merged(named_checkpoint_dir(name_or_path), digest) else checkpoint_problem(entry.base)
+        return None if is_merged(named_checkpoint_dir(name_or_path), digest) else checkpoint_problem(adapter.base)
     if name_or_path.endswith(".gguf"):
         return gguf_file_problem(Path(name_or_path).expanduser(), name_or_path)
     return None
