@@ -43,26 +43,43 @@ def agreement_summary(results: Mapping[str, Any]) -> list[str]:
 
 
 def train_and_eval_summary(results: Mapping[str, Any]) -> list[str]:
-    table = results.get("table") or {}
+    by_judge = results.get("by_judge") or {}
+    judges = [j for j in results.get("evaluation_judges") or [] if j in by_judge]
+    views = [(j, by_judge[j]) for j in judges] or [(results.get("reference_judge"), results)]
+    n_rows = len((views[0][1].get("table") or {}).get("rows") or {})
+    lines = [f"train-and-eval {results.get('recipe')}: {n_rows} policies judged by "
+             f"{', '.join(str(j) for j, _ in views)} on {results.get('n_eval_items')} held-out questions"]
+    for judge, view in views:
+        prefix = f"  [{judge}] " if len(views) > 1 else "  "
+        lines += _judge_lines(view, prefix)
+    for cell, entry in (results.get("judge_family_gaps") or {}).items():
+        for other, block in ((entry or {}).get("versus") or {}).items():
+            lines.append(f"  {cell}: change under {entry.get('own_judge')} minus change under {other} "
+                         f"{_ci(block, 100, 1, sign=True)} pp")
+    return lines
+
+
+def _judge_lines(view: Mapping[str, Any], prefix: str) -> list[str]:
+    """Under one judge: the best trained row against the start, then each finding's status."""
+    table = view.get("table") or {}
     rows = table.get("rows") or {}
     versus = table.get("versus_sft") or {}
 
     def accuracy(name: str) -> Mapping[str, Any]:
         return ((rows.get(name) or {}).get("all") or {}).get("accuracy") or {}
 
-    lines = [f"train-and-eval {results.get('recipe')}: {len(rows)} policies judged by "
-             f"{results.get('reference_judge')} on {results.get('n_eval_items')} held-out questions"]
+    lines = []
     trained = [name for name in versus if is_number(accuracy(name).get("estimate"))]
     if trained and "sft" in rows:
         best = max(trained, key=lambda name: accuracy(name)["estimate"])
         paired = (versus.get(best) or {}).get("all") or {}
         p_value = (paired.get("mcnemar") or {}).get("p_value")
-        lines.append(f"  best: {best} {_ci(accuracy(best), 100, 1)}% vs sft {_ci(accuracy('sft'), 100, 1)}%: "
+        lines.append(f"{prefix}best: {best} {_ci(accuracy(best), 100, 1)}% vs sft {_ci(accuracy('sft'), 100, 1)}%: "
                      f"{_ci(paired.get('difference'), 100, 1, sign=True)} pp (paired, 95% CI)"
                      + (f", McNemar p = {p_value:.2g}" if is_number(p_value) else ""))
-    for key, finding in (results.get("findings") or {}).items():
+    for key, finding in (view.get("findings") or {}).items():
         if isinstance(finding, Mapping) and "status" in finding:
-            lines.append(f"  finding '{finding.get('claim', key)}': {finding['status']}")
+            lines.append(f"{prefix}finding '{finding.get('claim', key)}': {finding['status']}")
     return lines
 
 

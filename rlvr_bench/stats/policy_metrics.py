@@ -180,3 +180,26 @@ def paired_comparison(passed_a: NDArray[np.floating], passed_b: NDArray[np.float
         both_correct=int(np.sum(right_a & right_b)), both_wrong=int(np.sum(~right_a & ~right_b)),
         statistic=test.statistic, p_value=test.p_value, method=test.method,
     )
+
+
+def judge_gap_change(after_own: NDArray[np.floating], after_other: NDArray[np.floating],
+                     before_own: NDArray[np.floating], before_other: NDArray[np.floating], n_bootstrap: int,
+                     seed: int, confidence: float = 0.95) -> Metric:
+    """How much more one judge credits a policy's change than another judge does: (after - before under the
+    "own" judge) - (after - before under the "other" judge), in accuracy, on the items all four matrices score.
+
+    Positive: training raised the own judge's accuracy more than the other's (a policy trained on a reward of
+    the own judge's family pleasing that family: held-out reward hacking). The CI resamples items (paired)."""
+    columns = [item_columns(m) for m in (after_own, after_other, before_own, before_other)]
+    if len({c.shape[0] for c in columns}) != 1:
+        raise ValueError("all four matrices must cover the same items")
+    scored = np.all([c[:, 4] > 0 for c in columns], axis=0)
+    means = [c[:, 2] for c in columns]
+    change = (means[0] - means[2]) - (means[1] - means[3])
+    per_item = np.stack([np.where(scored, change, 0.0), scored.astype(np.float64)], axis=1)
+    totals = per_item.sum(axis=0)
+    point = float(safe_divide(totals[0], totals[1]))
+    if not per_item.shape[0]:
+        return _metric(point, np.zeros(0), 0, confidence)
+    boot_sums = resample_sums(per_item, n_bootstrap, seed)
+    return _metric(point, safe_divide(boot_sums[:, 0], boot_sums[:, 1]), int(totals[1]), confidence)

@@ -64,12 +64,13 @@ def evaluate_model(name: str, model: Any, tokenizer: Any, items: Sequence[Item],
     return generate_and_judge(policy, items, [judge], settings)
 
 
-def evaluate_checkpoint(name: str, folder: Path | str, items: Sequence[Item], judge: Judge,
+def evaluate_checkpoint(name: str, folder: Path | str, items: Sequence[Item], judges: Sequence[Judge],
                         settings: GenerationSettings, device: str | None = None) -> PolicyEvaluation:
-    """A saved policy loaded, evaluated and freed, as ``rlvr-bench eval --policy FOLDER`` would."""
+    """A saved policy loaded, evaluated (every judge on the same responses) and freed, as
+    ``rlvr-bench eval --policy FOLDER`` would."""
     policy = HFPolicy(name, str(folder), batch_size=settings.batch_size, device=device)
     try:
-        return generate_and_judge(policy, items, [judge], settings)
+        return generate_and_judge(policy, items, judges, settings)
     finally:
         policy.close()
 

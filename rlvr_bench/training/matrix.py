@@ -33,20 +33,26 @@ from pathlib import Path
 from typing import Any
 
 from rlvr_bench.errors import UserError
-from rlvr_bench.judges.registry import judge as build_named_judge
 from rlvr_bench.judges.registry import resolve_preset
 from rlvr_bench.pipelines.engine import PolicyEvaluation
-from rlvr_bench.prompting import GenerationSettings
 from rlvr_bench.records import Item, Judgment, Response
 from rlvr_bench.rundir import RESULTS_FILE, RunWriter, write_json
 from rlvr_bench.stats.tables import reward_reference_agreement
 from rlvr_bench.training.exploration import read_exploration_logs
+from rlvr_bench.training.matrix_evaluation import (
+    EVALUATION_TIMES,
+    SFT_ROW,
+    build_judges,
+    evaluate_baselines,
+    evaluate_policies,
+    judge_family_gaps,
+    policy_table,
+)
 from rlvr_bench.training.recipes import ALL_REWARD_KINDS, REWARD_KINDS, Recipe, load_recipe, recipe_paths
 from rlvr_bench.training.rewards import RewardChoice
 
 RESULTS_SCHEMA = "rlvr-bench/train-and-eval/v1"
 DEFAULT_RULE_JUDGES = {"binary": "contains", "soft": "jaccard"}
-SFT_ROW = "sft"
 
 Say = Callable[[str], None]
 
@@ -57,7 +63,8 @@ class MatrixRequest:
 
     recipe: str
     out: Path
-    algorithms: tuple[str, ...] = ("grpo",)
+    #: algorithms, one cell per reward kind each (empty: the recipe's ``algorithm.name``)
+    algorithms: tuple[str, ...] = ()
     #: reward kinds (None: the recipe's ``matrix.rewards``)
     rewards: tuple[str, ...] | None = None
     #: run the recipe's quick variant (``<recipe>-quick``): a smoke test of the whole pipeline
@@ -80,6 +87,9 @@ class MatrixRequest:
     baselines: tuple[str, ...] = ()
     #: trl's ``report_to`` for every RL cell (None: the recipe's ``train.report_to``)
     report_to: tuple[str, ...] | None = None
+    #: judges of the held-out evaluation, each with its own Table 1 (None: the recipe's
+    #: ``matrix.evaluation_judges``, else its reference judge alone)
+    evaluation_judges: tuple[str, ...] | None = None
 
     def __post_init__(self) -> None:
         # checked here, before the SFT start trains: a cell's recipe would refuse it only after that
@@ -99,11 +109,18 @@ class MatrixRequest:
         spec = recipe.matrix
         return dataclasses.replace(
             self, student=self.student or spec.student, rewards=self.rewards or spec.rewards,
+            algorithms=self.algorithms or (recipe.algorithm.name,),
             steps=self.steps if self.steps is not None else spec.steps,
             distill_extra_questions=(self.distill_extra_questions if self.distill_extra_questions is not None
                                      else spec.distill_extra_questions),
             distill_max_examples=self.distill_max_examples or spec.distill_max_examples,
-            model_judge=self.model_judge or spec.model_judge)
+            model_judge=self.model_judge or spec.model_judge,
+            evaluation_judges=self.evaluation_judges or spec.evaluation_judges or None)
+
+    def judges_of_evaluation(self, reference: str) -> tuple[str, ...]:
+        """The evaluation judges, the reference judge first (added when not named): its Table 1 is the headline."""
+        named = tuple(self.evaluation_judges or ())
+        return (reference, *(name for name in named if name != reference))
 
 
 @dataclass(frozen=True)
@@ -123,13 +140,16 @@ class Cell:
 
 
 def plan_cells(request: MatrixRequest) -> list[Cell]:
-    """Rule cells first: their exploration logs are the distillation data of the model cells."""
+    """The cells in the order they train. Without a given model judge, rule cells first: their exploration logs
+    are the distillation data of the model cells. With one, model cells first: a model reward is the likelier to
+    fail (a checkpoint, memory), and it should fail in the first minutes, not after the rule cells' hours."""
     rewards = request.rewards or REWARD_KINDS
     unknown = [kind for kind in rewards if kind not in ALL_REWARD_KINDS]
     if unknown:
         raise UserError(f"unknown reward kind {unknown[0]!r}; choose from {', '.join(ALL_REWARD_KINDS)}")
     cells = [Cell(kind, algo) for algo in request.algorithms for kind in dict.fromkeys(rewards)]
-    return sorted(cells, key=lambda cell: cell.uses_model)
+    given = request.model_judge is not None
+    return sorted(cells, key=lambda cell: cell.uses_model != given)
 
 
 def _done(folder: Path) -> bool:
@@ -222,43 +242,6 @@ def run_distillation(request: MatrixRequest, teacher: str, sources: Sequence[Pat
     return str(preset), results
 
 
-def evaluate_policies(recipe: Recipe, policies: dict[str, Path], items: Sequence[Item], reference_judge: str,
-                      folder: Path, say: Say) -> dict[str, PolicyEvaluation]:
-    """Every policy's held-out responses, asked as the recipe asks (the settings its checkpoints carry),
-    judged by the reference judge; cached per policy."""
-    from rlvr_bench.training.evaluation import evaluate_checkpoint, recipe_generation
-
-    folder.mkdir(parents=True, exist_ok=True)
-    judge = build_named_judge(reference_judge)
-    # the recipe's settings, given explicitly: a full-scale recipe's start is a hub id that carries none
-    settings = recipe_generation(recipe)
-    scored: dict[str, PolicyEvaluation] = {}
-    for name, path in policies.items():
-        cached = _read_cached(folder / name, name, settings)
-        if cached is not None:
-            scored[name] = cached
-            say(f"evaluation of {name}: reused")
-            continue
-        evaluation = evaluate_checkpoint(name, path, items, judge, settings, device=recipe.runtime.device)
-        passed = [j.verdict.passed for j in evaluation.judgments if j.verdict.passed is not None]
-        say(f"evaluation of {name}: {sum(passed) / max(len(passed), 1):.3f} ({evaluation.wall_time_s} s)")
-        _write_cached(folder / name, evaluation)
-        _record_wall_time(folder, name, evaluation.wall_time_s)
-        scored[name] = evaluation
-    return scored
-
-
-EVALUATION_TIMES = "wall_times.json"
-
-
-def _record_wall_time(folder: Path, name: str, seconds: float) -> None:
-    """Each evaluation's wall time, kept beside its cache so a resumed run still knows what the stage cost."""
-    path = folder / EVALUATION_TIMES
-    times = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
-    times[name] = seconds
-    write_json(path, times)
-
-
 def stage_wall_times(out: Path) -> dict[str, float]:
     """Wall time of every stage that produced this run directory (SFT start, cells, distillation, evaluations),
     read from the stages' own records: their sum is what the whole experiment cost, however often it resumed."""
@@ -274,68 +257,6 @@ def stage_wall_times(out: Path) -> dict[str, float]:
     if evaluations.is_file():
         times["evaluation"] = round(sum(json.loads(evaluations.read_text(encoding="utf-8")).values()), 1)
     return times
-
-
-def evaluate_baselines(specs: Sequence[Any], items: Sequence[Item], reference_judge: str, max_new_tokens: int,
-                       folder: Path, say: Say) -> dict[str, PolicyEvaluation]:
-    """Imported baselines through `rlvr-bench eval` (each asked its own way, at most the recipe's
-    ``max_new_tokens``), judged by the reference judge on the same items; cached per baseline."""
-    from rlvr_bench.pipelines.evaluate import evaluate_policies as eval_pipeline
-    from rlvr_bench.prompting import GenerationOverrides
-
-    folder.mkdir(parents=True, exist_ok=True)
-    scored: dict[str, PolicyEvaluation] = {}
-    for spec in specs:
-        cached = _read_cached(folder / spec.name, spec.name, None)
-        if cached is not None:
-            scored[spec.name] = cached
-            say(f"evaluation of baseline {spec.name}: reused")
-            continue
-        overrides = GenerationOverrides(max_new_tokens=max_new_tokens)
-        result = eval_pipeline([spec], items, [reference_judge], generation=overrides, n_bootstrap=0, write=False)
-        generation = result.results["per_policy"][spec.name].get("generation")
-        settings = GenerationSettings.from_json(generation, spec.name) if generation else None
-        evaluation = PolicyEvaluation(spec.name, result.responses, result.judgments, settings)
-        _write_cached(folder / spec.name, evaluation)
-        scored[spec.name] = evaluation
-        say(f"evaluation of baseline {spec.name}: {len(evaluation.responses)} responses judged")
-    return scored
-
-
-def _read_cached(folder: Path, name: str, settings: GenerationSettings | None) -> PolicyEvaluation | None:
-    """A policy's cached evaluation (None when there is none, or only a half-written one)."""
-    from rlvr_bench.records import read_judgments, read_responses
-
-    if not (folder / "judgments.jsonl").is_file():
-        return None
-    responses = read_responses(folder / "responses.jsonl")
-    return PolicyEvaluation(name, responses, read_judgments(folder / "judgments.jsonl"), settings)
-
-
-def _write_cached(folder: Path, evaluation: PolicyEvaluation) -> None:
-    """Responses first, judgments last and moved into place: an interrupted run leaves no complete-looking cache."""
-    from rlvr_bench.records import response_to_json, write_jsonl
-
-    folder.mkdir(parents=True, exist_ok=True)
-    write_jsonl(folder / "responses.jsonl", (response_to_json(r) for r in evaluation.responses))
-    tmp = folder / "judgments.jsonl.tmp"
-    write_jsonl(tmp, (j.to_json() for j in evaluation.judgments))
-    tmp.replace(folder / "judgments.jsonl")
-
-
-# ---------------------------------------------------------------- results
-
-
-def policy_table(scored: dict[str, PolicyEvaluation], items: Sequence[Item], judge: str, n_bootstrap: int,
-                 seed: int) -> dict[str, Any]:
-    """Table 1: accuracy per domain and overall for every policy, and paired differences against SFT."""
-    from rlvr_bench.training.evaluation import accuracy_table, paired_difference
-
-    domains = sorted({item.domain for item in items})
-    rows = {name: accuracy_table(evaluation, items, judge, n_bootstrap, seed) for name, evaluation in scored.items()}
-    versus_sft = {name: paired_difference(scored[SFT_ROW], evaluation, items, judge, n_bootstrap, seed)
-                  for name, evaluation in scored.items() if name != SFT_ROW and SFT_ROW in scored}
-    return {"domains": domains, "columns": [*domains, "all"], "rows": rows, "versus_sft": versus_sft}
 
 
 def hacking_gap(cell_results: dict[str, Any], cell_folder: Path) -> dict[str, Any]:
@@ -380,6 +301,42 @@ def _evaluation_records(scored: dict[str, PolicyEvaluation]) -> tuple[list[Respo
 # ---------------------------------------------------------------- the whole experiment
 
 
+def matrix_dry_run(request: MatrixRequest) -> dict[str, Any]:
+    """Validate the whole matrix without loading weights: the recipe, every cell's recipe and trl config (as
+    `rlvr-bench train --dry-run` checks one run), the evaluation, rule and model judges and the baselines."""
+    from rlvr_bench.judges.registry import parameter_problem
+    from rlvr_bench.training.rl import dry_run, load_training_data
+
+    recipe = load_recipe(request.recipe_name())
+    if request.report_to is not None:
+        recipe = recipe.with_overrides(report_to=request.report_to)
+    request = request.with_recipe_defaults(recipe)
+    cells = plan_cells(request)
+    reference = recipe.reward.evaluation_judge
+    judge_names = request.judges_of_evaluation(reference)
+    for name in dict.fromkeys([*judge_names, *([request.model_judge] if request.model_judge else [])]):
+        problem = parameter_problem(resolve_preset(name).spec)
+        if problem is not None:
+            raise UserError(problem)
+    report: dict[str, Any] = {"recipe": recipe.name, "evaluation_judges": list(judge_names),
+                              "model_judge": request.model_judge or f"distilled ({request.student} student)",
+                              "cells": {}}
+    for cell in cells:
+        kind, mode = cell.reward_kind.split("-")
+        judge = {"model": request.model_judge or reference, "teacher": reference}.get(kind) or (
+            request.rule_binary_judge if mode == "binary" else request.rule_soft_judge)
+        # a cell starts from the SFT stage's output, which does not exist yet: validate it on the recipe's policy
+        checked = dataclasses.replace(cell_recipe(recipe, cell, Path("sft"), RewardChoice(judge, mode), reference,
+                                                  request.steps), policy=recipe.policy)
+        cell_report = dry_run(checked)
+        report["cells"][cell.name] = {"reward": f"{judge}:{mode}", "algorithm": cell.algorithm,
+                                      "steps": checked.train.steps, "launch": cell_report["launch"]}
+    if request.baselines:  # their rows are checked against the held-out items (no data is loaded otherwise)
+        items = load_training_data(recipe).evaluation
+        report["baselines"] = [spec.to_json() for spec in _checked_baselines(request.baselines, cells, items)]
+    return report
+
+
 def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
     """Run (or resume) the matrix and write ``results.json``; returns its content."""
     from rlvr_bench.report import write_run_report
@@ -392,7 +349,8 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
     request = request.with_recipe_defaults(recipe)
     cells = plan_cells(request)
     reference = recipe.reward.evaluation_judge
-    for name in {reference, request.rule_binary_judge, request.rule_soft_judge,
+    judge_names = request.judges_of_evaluation(reference)
+    for name in {*judge_names, request.rule_binary_judge, request.rule_soft_judge,
                  *([request.model_judge] if request.model_judge else [])}:
         resolve_preset(name)  # every judge name is checked before hours of work
     items = load_training_data(recipe).evaluation
@@ -403,6 +361,58 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
                        in_place=True)
 
     start = run_sft_start(recipe, out / "sft", say)
+    cell_results, model_judge, distill_results = _run_cells(request, recipe, cells, start, say)
+    policies = {SFT_ROW: start, **{name: out / "cells" / name / "policy" for name in cell_results}}
+    judges = build_judges(judge_names)
+    scored = evaluate_policies(recipe, policies, items, judges, out / "evaluation", say)
+    scored.update(evaluate_baselines(baselines, items, judges, recipe.eval.max_new_tokens,
+                                     out / "evaluation" / "baselines", say))
+    distillation = _distill_summary(distill_results)
+    n_bootstrap, seed = recipe.eval.bootstrap_samples, recipe.seed
+    by_judge = {}
+    for name in judge_names:
+        table = policy_table(scored, items, name, n_bootstrap, seed)
+        by_judge[name] = {"table": table, "findings": findings_of({p: scored[p] for p in policies}, items, name,
+                                                                   table, request.algorithms, distillation, recipe)}
+    cells_info = {name: {"reward_kind": res["reward_kind"], "reward_judge": res["reward_judge"]}
+                  for name, res in cell_results.items()}
+    stages = stage_wall_times(out)
+    results: dict[str, Any] = {
+        "schema": RESULTS_SCHEMA,
+        "recipe": recipe.name,
+        "seed": recipe.seed,
+        "reference_judge": reference,
+        "evaluation_judges": list(judge_names),
+        "model_judge": model_judge,
+        "rule_judges": {"binary": request.rule_binary_judge, "soft": request.rule_soft_judge},
+        "n_eval_items": len(items),
+        # the reference judge's Table 1 and findings; every evaluation judge's in "by_judge"
+        "table": by_judge[reference]["table"],
+        "findings": by_judge[reference]["findings"],
+        "by_judge": by_judge,
+        "judge_family_gaps": judge_family_gaps(scored, items, cells_info, judge_names, model_judge, n_bootstrap,
+                                               seed),
+        "cells": {name: {"reward": str(res.get("reward")), "algorithm": res.get("algorithm"),
+                         "rl_wall_time_s": res.get("rl_wall_time_s"), "peak_rss_gb": res.get("peak_rss_gb"),
+                         "reward_hacking": hacking_gap(res, out / "cells" / name)}
+                  for name, res in cell_results.items()},
+        "distillation": distillation,
+        "baselines": [spec.to_json() for spec in baselines],
+        "stage_wall_time_s": stages,
+        "compute_wall_time_s": round(sum(stages.values()), 1),
+        # this invocation only (a resumed run reuses finished stages)
+        "wall_time_s": round(time.perf_counter() - began, 1),
+    }
+    responses, judgments = _evaluation_records(scored)
+    write_run_report(writer.write_judged_run(items, responses, judgments, results))
+    return results
+
+
+def _run_cells(request: MatrixRequest, recipe: Recipe, cells: Sequence[Cell], start: Path,
+               say: Say) -> tuple[dict[str, dict[str, Any]], str | None, dict[str, Any] | None]:
+    """Train (or reuse) every cell in order, distilling the model reward first when none was given; returns
+    each cell's results (with its reward kind and judge), the model judge, and the distillation's results."""
+    out, reference = request.out, recipe.reward.evaluation_judge
     cell_results: dict[str, dict[str, Any]] = {}
     model_judge = request.model_judge
     distill_results: dict[str, Any] | None = None
@@ -418,42 +428,13 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
         judge = {"model": model_judge, "teacher": reference}.get(kind) or (
             request.rule_binary_judge if mode == "binary" else request.rule_soft_judge)
         assert judge is not None
-        cell_dir = out / "cells" / cell.name
-        cell_results[cell.name] = run_cell(
-            cell_recipe(recipe, cell, start, RewardChoice(judge, mode), reference, request.steps), cell_dir, say)
-
-    policies = {SFT_ROW: start, **{name: out / "cells" / name / "policy" for name in cell_results}}
-    scored = evaluate_policies(recipe, policies, items, reference, out / "evaluation", say)
-    scored.update(evaluate_baselines(baselines, items, reference, recipe.eval.max_new_tokens,
-                                     out / "evaluation" / "baselines", say))
-    table = policy_table(scored, items, reference, recipe.eval.bootstrap_samples, recipe.seed)
-    distillation = _distill_summary(distill_results)
-    stages = stage_wall_times(out)
-    results: dict[str, Any] = {
-        "schema": RESULTS_SCHEMA,
-        "recipe": recipe.name,
-        "seed": recipe.seed,
-        "reference_judge": reference,
-        "model_judge": model_judge,
-        "rule_judges": {"binary": request.rule_binary_judge, "soft": request.rule_soft_judge},
-        "n_eval_items": len(items),
-        "table": table,
-        "cells": {name: {"reward": str(res.get("reward")), "algorithm": res.get("algorithm"),
-                         "rl_wall_time_s": res.get("rl_wall_time_s"),
-                         "reward_hacking": hacking_gap(res, out / "cells" / name)}
-                  for name, res in cell_results.items()},
-        "distillation": distillation,
-        "findings": findings_of({name: scored[name] for name in policies}, items, reference, table,
-                                request.algorithms, distillation, recipe),
-        "baselines": [spec.to_json() for spec in baselines],
-        "stage_wall_time_s": stages,
-        "compute_wall_time_s": round(sum(stages.values()), 1),
-        # this invocation only (a resumed run reuses finished stages)
-        "wall_time_s": round(time.perf_counter() - began, 1),
-    }
-    responses, judgments = _evaluation_records(scored)
-    write_run_report(writer.write_judged_run(items, responses, judgments, results))
-    return results
+        result = run_cell(cell_recipe(recipe, cell, start, RewardChoice(judge, mode), reference, request.steps),
+                          out / "cells" / cell.name, say)
+        cell_results[cell.name] = {**result, "reward_kind": cell.reward_kind, "reward_judge": judge}
+    # Table 1's rows in the order the recipe names them, whatever order they trained in
+    planned = [Cell(kind, algo).name for algo in request.algorithms for kind in dict.fromkeys(request.rewards or ())]
+    ordered = {name: cell_results[name] for name in planned if name in cell_results}
+    return {**ordered, **cell_results}, model_judge, distill_results
 
 
 def _checked_baselines(texts: Sequence[str], cells: Sequence[Cell], items: Sequence[Item]) -> list[Any]:

@@ -315,8 +315,13 @@ class MatrixSpec:
     rewards: tuple[str, ...] = REWARD_KINDS
     #: an existing model-based judge for the model rows instead of a distilled student (None: distil)
     model_judge: str | None = None
+    #: judges of the held-out evaluation, each with its own Table 1 and findings (empty: the reference judge
+    #: alone); a rule judge beside a model judge shows a cell judged by its own reward family as such
+    evaluation_judges: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        if len(set(self.evaluation_judges)) != len(self.evaluation_judges):
+            raise ValueError(f"evaluation_judges names a judge twice: {list(self.evaluation_judges)}")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"steps must be positive, got {self.steps}")
         unknown = [kind for kind in self.rewards if kind not in ALL_REWARD_KINDS]

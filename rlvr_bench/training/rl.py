@@ -12,6 +12,7 @@ before and after per domain with CIs, the paired difference, wall times).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
@@ -238,6 +239,25 @@ def dry_run(recipe: Recipe) -> dict[str, Any]:
 # ---------------------------------------------------------------- the run
 
 
+def reset_peak_rss() -> None:
+    """Start this process's peak-memory count afresh (Linux: ``clear_refs`` 5), so that each run of a matrix, which
+    shares one process, reports its own peak; elsewhere the count keeps the process's peak so far."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5", encoding="ascii")
+
+
+def peak_rss_gb() -> float | None:
+    """Peak resident memory since :func:`reset_peak_rss` (GB; None where ``/proc`` does not say)."""
+    try:
+        status = Path("/proc/self/status").read_text(encoding="ascii")
+    except OSError:
+        return None
+    for line in status.splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024**2, 2)
+    return None
+
+
 def _step_log_callback(path: Path, say: Say, every: int) -> Any:
     from transformers import TrainerCallback
 
@@ -347,6 +367,7 @@ def run_training(recipe: Recipe, out: Path, say: Say = print,
 
     datasets.disable_progress_bars()
     began, cpu_began = time.perf_counter(), time.process_time()
+    reset_peak_rss()
     if recipe.runtime.threads:
         torch.set_num_threads(recipe.runtime.threads)
     random.seed(recipe.seed)
@@ -422,6 +443,7 @@ def run_training(recipe: Recipe, out: Path, say: Say = print,
         results["exploration_judgments"] = reward.exploration_log.rows_written
         results["wall_time_s"] = round(time.perf_counter() - began, 1)
         results["cpu_time_s"] = round(time.process_time() - cpu_began, 1)
+        results["peak_rss_gb"] = peak_rss_gb()
         if _rank() == 0:
             writer.write_results(results)
         path = writer.commit()

@@ -177,7 +177,8 @@ MIN_CONTRAST = 4.5
 REPORTS_DIR = Path(__file__).resolve().parents[2] / "reports"
 #: committed reference reports with real data (6 judges, 12 domains, 300 disagreements, a trained matrix)
 REFERENCE_PAGES = ("agreement-verifier-gold/report.html", "verify-verifier-gold/report.html",
-                   "train-and-eval-mini-demo/report.html", "compare-agreement-starter-vs-verifier-gold.html")
+                   "train-and-eval-mini-demo/report.html", "train-and-eval-smol-matrix/report.html",
+                   "compare-agreement-starter-vs-verifier-gold.html")
 
 #: every table wider than the box it sits in (the box would scroll sideways), and the page's own overflow
 TABLE_OVERFLOW_JS = """() => {

@@ -283,18 +283,54 @@ def _rule_judges(results: Mapping[str, Any]) -> str:
     return ", ".join(f"{mode} {judge}" for mode, judge in judges.items())
 
 
+def judge_views(results: Mapping[str, Any], run: Run) -> list[dict[str, Any]]:
+    """One Table 1 (with its chart and findings) per evaluation judge, the reference judge's first; anchors of the
+    first keep the section's plain ids, the others add the judge's position (``-judge2``)."""
+    by_judge = _mapping(results.get("by_judge"))
+    names = [str(name) for name in results.get("evaluation_judges") or [] if name in by_judge]
+    views = []
+    for index, name in enumerate(names or [None]):
+        # a run of one judge (or written before several) keeps its table and findings at the top level
+        view = {**results, **_mapping(by_judge.get(name))} if name is not None else results
+        table = table_one(view, run)
+        role = "the rule family" if name != results.get("model_judge") else "the model family"
+        views.append({"judge": name or results.get("reference_judge"), "suffix": f"-judge{index + 1}" if index else "",
+                      "role": role if len(names) > 1 else None, "table": table,
+                      "chart": accuracy_chart(table) if table else None, "findings": findings_context(view)})
+    return views
+
+
+def family_gap_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Each cell's change under its own family's judge minus its change under each other judge (percentage points)."""
+    rows = []
+    for cell, entry in _mapping(results.get("judge_family_gaps")).items():
+        own = _mapping(entry).get("own_judge")
+        for other, block in _mapping(_mapping(entry).get("versus")).items():
+            points = as_percent(block)
+            rows.append({"cell": str(cell), "own": own, "other": other, "block": points,
+                         "css": difference_css(points), "n": _mapping(block).get("n")})
+    return rows
+
+
 def build(run: Run) -> Section | None:
     results = run.results
-    table = table_one(results, run)
+    views = judge_views(results, run)
+    table = views[0]["table"]
     hacking = hacking_rows(results, run)
     distillation = distillation_context(results)
     if table is None and not hacking and distillation is None:
         return None
     curves = cell_curves(results, run)
-    findings = findings_context(results)
-    subsections = [("table", "Table 1")]
-    if findings is not None:
-        subsections.append(("findings", "The study's findings"))
+    family_gaps = family_gap_rows(results)
+    subsections = []
+    for view in views:
+        label = f" ({view['judge']})" if len(views) > 1 else ""
+        if view["table"] is not None or not view["suffix"]:
+            subsections.append((f"table{view['suffix']}", f"Table 1{label}"))
+        if view["findings"] is not None:
+            subsections.append((f"findings{view['suffix']}", f"The study's findings{label}"))
+    if family_gaps:
+        subsections.append(("family", "Own-family judge against the other"))
     if hacking:
         subsections.append(("hacking", "Reward hacking"))
     if distillation is not None:
@@ -307,9 +343,10 @@ def build(run: Run) -> Section | None:
                  "model_judge": _display(results.get("model_judge"), run) or None,
                  "rule_judges": _rule_judges(results), "n_eval_items": results.get("n_eval_items"),
                  "wall_time_s": results.get("wall_time_s"), "compute_wall_time_s": results.get("compute_wall_time_s"),
-                 "table": table, "chart": accuracy_chart(table) if table else None,
+                 "table": table, "evaluation_judges": results.get("evaluation_judges") or [], "views": views,
+                 "family_gaps": family_gaps,
                  "hacking": hacking, "hacking_chart": hacking_chart(hacking) if hacking else None,
-                 "distillation": distillation, "curves": curves, "findings": findings,
+                 "distillation": distillation, "curves": curves,
                  "summary": train_and_eval_summary(results)},
         subsections=tuple(subsections),
     )
