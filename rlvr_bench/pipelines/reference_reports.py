@@ -134,14 +134,25 @@ def regenerate(reports_dir: Path, only: Sequence[str] = (), allow_dirty: bool = 
     if revision is not None and revision.endswith("-dirty") and not allow_dirty:
         raise SystemExit(f"the checkout has uncommitted changes ({revision}): commit them first, so the reference "
                          "runs record a revision anyone can check out (or pass --allow-dirty for a local try)")
+    import tempfile
+
     reports_dir.mkdir(parents=True, exist_ok=True)
-    for run in REFERENCE_RUNS:
-        if run.name in only or (not only and not run.slow):
-            print(f"running {run.name} ...", flush=True)
-            run.produce(reports_dir / run.name)
-        elif run.slow and not only:
-            print(f"{run.name}: not re-run (hours of compute; --only {run.name} runs it, resuming "
-                  f"{RESUMABLE_RUNS / run.name})", flush=True)
+    # every run is written outside the checkout and moved in only when all have finished: a run written into
+    # reports/ would make the checkout dirty, and every later run would record a "-dirty" revision
+    with tempfile.TemporaryDirectory(prefix="rlvr-bench-reports-") as scratch:
+        produced = []
+        for run in REFERENCE_RUNS:
+            if run.name in only or (not only and not run.slow):
+                print(f"running {run.name} ...", flush=True)
+                run.produce(Path(scratch) / run.name)
+                produced.append(run.name)
+            elif run.slow and not only:
+                print(f"{run.name}: not re-run (hours of compute; --only {run.name} runs it, resuming "
+                      f"{RESUMABLE_RUNS / run.name})", flush=True)
+        for name in produced:
+            if (reports_dir / name).exists():
+                shutil.rmtree(reports_dir / name)
+            shutil.copytree(Path(scratch) / name, reports_dir / name)
     return render_pages(reports_dir)
 
 

@@ -74,8 +74,6 @@ def test_regenerate_refuses_a_dirty_checkout(tmp_path: Path, monkeypatch: pytest
     assert not (tmp_path / "reports").exists()  # nothing ran, nothing written
 
 
-@pytest.mark.xfail(strict=True, reason="three reference runs were made from a dirty checkout; `make reports` from a "
-                   "clean commit on an idle machine fixes it (then drop this marker)")
 def test_committed_runs_name_a_clean_revision() -> None:
     assert REPORTS is not None
     for run in REFERENCE_RUNS:
