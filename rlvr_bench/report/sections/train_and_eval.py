@@ -123,6 +123,8 @@ def table_one(results: Mapping[str, Any], run: Run) -> dict[str, Any] | None:
         difference = as_percent(comparison.get("difference"))
         rows.append({
             "method": method,
+            # breakable after each hyphen: "model-binary-dr_grpo" in one piece widens Table 1 past its column
+            "label": Markup("-<wbr>").join(method.split("-")),
             "reward": _display(_mapping(cells_info.get(method)).get("reward"), run) or None,
             "cells": [{"block": as_percent(accuracy(method, column)), "best": method in best[column]}
                       for column in columns],
@@ -151,7 +153,7 @@ def _per_domain_differences(versus_sft: Mapping[str, Any], methods: Sequence[str
             block = as_percent(entry.get("difference"))
             cells.append({"text": signed_ci(block), "sort": estimate(block), "css": difference_css(block),
                           "p_value": _mapping(entry.get("mcnemar")).get("p_value")})
-        rows.append({"method": method, "cells": cells})
+        rows.append({"method": method, "label": Markup("-<wbr>").join(method.split("-")), "cells": cells})
     return rows
 
 
