@@ -312,6 +312,9 @@ class BatchingJudge:
             self.sample_errors += 1
             reason = printable(redact(f"the judge raised on this sample: {type(exc).__name__}: {exc}"[:500]))
             if self.sample_errors <= LOGGED_SAMPLE_ERRORS:
+                # one line: a bad sample is the data's fault, flagged and answered; a traceback per poisoned sample
+                # would bury a real fault in the log (its stack is at debug level)
                 log.error("%s (sample error %d; later ones are counted in /health sample_errors)", reason,
-                          self.sample_errors, exc_info=True)
+                          self.sample_errors)
+                log.debug("the judge's stack on sample error %d", self.sample_errors, exc_info=True)
             return [Verdict(passed=None, error=reason)]

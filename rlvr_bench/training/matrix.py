@@ -301,19 +301,24 @@ def _evaluation_records(scored: dict[str, PolicyEvaluation]) -> tuple[list[Respo
 # ---------------------------------------------------------------- the whole experiment
 
 
+def _plan(request: MatrixRequest) -> tuple[Recipe, MatrixRequest, list[Cell], tuple[str, ...]]:
+    """The recipe (with the request's tracker override), the request with the recipe's defaults filled in, the
+    cells in training order and the evaluation judges (the reference judge first)."""
+    recipe = load_recipe(request.recipe_name())
+    if request.report_to is not None:
+        recipe = recipe.with_overrides(report_to=request.report_to)
+    request = request.with_recipe_defaults(recipe)
+    return recipe, request, plan_cells(request), request.judges_of_evaluation(recipe.reward.evaluation_judge)
+
+
 def matrix_dry_run(request: MatrixRequest) -> dict[str, Any]:
     """Validate the whole matrix without loading weights: the recipe, every cell's recipe and trl config (as
     `rlvr-bench train --dry-run` checks one run), the evaluation, rule and model judges and the baselines."""
     from rlvr_bench.judges.registry import parameter_problem
     from rlvr_bench.training.rl import dry_run, load_training_data
 
-    recipe = load_recipe(request.recipe_name())
-    if request.report_to is not None:
-        recipe = recipe.with_overrides(report_to=request.report_to)
-    request = request.with_recipe_defaults(recipe)
-    cells = plan_cells(request)
+    recipe, request, cells, judge_names = _plan(request)
     reference = recipe.reward.evaluation_judge
-    judge_names = request.judges_of_evaluation(reference)
     for name in dict.fromkeys([*judge_names, *([request.model_judge] if request.model_judge else [])]):
         problem = parameter_problem(resolve_preset(name).spec)
         if problem is not None:
@@ -343,13 +348,8 @@ def train_and_eval(request: MatrixRequest, say: Say = print) -> dict[str, Any]:
     from rlvr_bench.training.rl import load_training_data
 
     began = time.perf_counter()
-    recipe = load_recipe(request.recipe_name())
-    if request.report_to is not None:
-        recipe = recipe.with_overrides(report_to=request.report_to)
-    request = request.with_recipe_defaults(recipe)
-    cells = plan_cells(request)
+    recipe, request, cells, judge_names = _plan(request)
     reference = recipe.reward.evaluation_judge
-    judge_names = request.judges_of_evaluation(reference)
     for name in {*judge_names, request.rule_binary_judge, request.rule_soft_judge,
                  *([request.model_judge] if request.model_judge else [])}:
         resolve_preset(name)  # every judge name is checked before hours of work
