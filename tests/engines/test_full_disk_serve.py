@@ -40,8 +40,10 @@ def _body(first: int, n: int) -> dict[str, list[str]]:
 
 
 def test_a_full_disk_under_the_cache_fails_no_request(tmp_path: Path) -> None:
+    from rlvr_bench.judges.tiny_judge import ensure_tiny_judge
     from rlvr_bench.paths import cache_home
 
+    ensure_tiny_judge()  # built once here, before the limit: a fresh clone has not built it yet
     port = _free_port()
     # the judge's model as installed (linked, not rebuilt under the limit); only the judgment cache is new
     (tmp_path / "cache").mkdir()
