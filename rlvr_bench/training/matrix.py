@@ -119,8 +119,7 @@ class MatrixRequest:
 
     def judges_of_evaluation(self, reference: str) -> tuple[str, ...]:
         """The evaluation judges, the reference judge first (added when not named): its Table 1 is the headline."""
-        named = tuple(self.evaluation_judges or ())
-        return (reference, *(name for name in named if name != reference))
+        return tuple(dict.fromkeys((reference, *(self.evaluation_judges or ()))))
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ another evaluation judge does.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -109,8 +110,6 @@ def read_cached(folder: Path, name: str, settings: GenerationSettings | None, it
     if not missing:
         say(f"evaluation of {name}: reused")
         return PolicyEvaluation(name, responses, judgments, settings)
-    import time
-
     began = time.perf_counter()
     judgments = [*judgments, *judge_all(missing, items, responses)]
     evaluation = PolicyEvaluation(name, responses, judgments, settings)

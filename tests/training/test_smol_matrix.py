@@ -43,6 +43,9 @@ def test_the_reference_judge_is_the_first_evaluation_judge() -> None:
     assert _request(evaluation_judges=("smol-verifier", "auto")).judges_of_evaluation("auto") == ("auto",
                                                                                                   "smol-verifier")
     assert MatrixRequest(recipe="mini", out=Path("x")).judges_of_evaluation("numeric") == ("numeric",)
+    # a judge named twice on the command line is judged once
+    assert _request(evaluation_judges=("auto", "contains", "contains")).judges_of_evaluation("auto") == ("auto",
+                                                                                                      "contains")
 
 
 def test_dry_run_validates_every_cell_without_loading_weights(capsys: pytest.CaptureFixture[str]) -> None:
